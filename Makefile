@@ -1,0 +1,49 @@
+# One entry point for people and CI. Every target is idempotent.
+#   make quickstart   run the main job on the embedded default (no cluster, no server)
+#   make test         install what is missing, start the test services, lint, type-check, test
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: quickstart test venv services control-plane lint typecheck pytest crds clean
+
+$(BIN)/atlas-operator: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(BIN)/atlas-operator
+
+quickstart: venv
+	$(BIN)/atlas-operator crds
+
+services:
+	hack/test-services.sh > /dev/null
+
+control-plane:
+	hack/build-control-plane.sh > /dev/null
+
+lint: venv
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: venv
+	$(BIN)/mypy
+
+# The services script and the control-plane build print what the tests need;
+# exporting it here saves each pytest session from asking again.
+pytest: venv services control-plane
+	set -a; eval "$$(hack/test-services.sh)"; set +a; \
+	ATLAS_OPERATOR_BIN_DIR="$$(hack/build-control-plane.sh)" \
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+crds: venv
+	$(BIN)/atlas-operator crds --output-dir config/crd
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,65 @@
+"""The `atlas-operator` command line (see shared/spec/cli.md).
+
+Every command exits 0 on success and non-zero with a one-line error on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from atlas_operator import __version__
+from atlas_operator.operator.crd import render_crds, write_crds
+
+
+class CommandError(Exception):
+    """A failure to report as one line on stderr."""
+
+
+def cmd_version(args: argparse.Namespace) -> None:
+    print(f"atlas-operator version v{__version__}")
+
+
+def cmd_crds(args: argparse.Namespace) -> None:
+    if args.output_dir:
+        for path in write_crds(Path(args.output_dir)):
+            print(path)
+    else:
+        sys.stdout.write(render_crds())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="atlas-operator",
+        description="Manage database schemas the Atlas way, from Kubernetes or the command line.",
+    )
+    verbs = parser.add_subparsers(dest="verb", metavar="COMMAND", required=True)
+
+    version = verbs.add_parser("version", help="print the version")
+    version.set_defaults(run=cmd_version)
+
+    crds = verbs.add_parser("crds", help="print the CustomResourceDefinitions as YAML")
+    crds.add_argument(
+        "--output-dir", metavar="DIR", help="write one file per CRD into DIR instead of stdout"
+    )
+    crds.set_defaults(run=cmd_crds)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], None] = args.run
+    try:
+        run(args)
+    except CommandError as err:
+        print(f"atlas-operator: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The Kubernetes side: resource models, CRDs and (later) the controllers."""

@@ -1,0 +1,1 @@
+"""The test rig: real databases and a real Kubernetes API server, started by the tests."""

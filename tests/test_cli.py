@@ -1,0 +1,49 @@
+"""The console script, run as users run it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from atlas_operator import __version__
+
+
+def atlas_operator(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "atlas_operator.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_version() -> None:
+    result = atlas_operator("version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"atlas-operator version v{__version__}"
+
+
+def test_crds_prints_both_crds() -> None:
+    result = atlas_operator("crds")
+    assert result.returncode == 0, result.stderr
+    kinds = [doc["spec"]["names"]["kind"] for doc in yaml.safe_load_all(result.stdout)]
+    assert kinds == ["AtlasSchema", "AtlasMigration"]
+
+
+def test_crds_output_dir(tmp_path: Path) -> None:
+    result = atlas_operator("crds", "--output-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "db.atlasgo.io_atlasmigrations.yaml",
+        "db.atlasgo.io_atlasschemas.yaml",
+    ]
+
+
+def test_unknown_verb_fails_with_usage() -> None:
+    result = atlas_operator("frobnicate")
+    assert result.returncode != 0
+    assert "invalid choice" in result.stderr
