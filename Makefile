@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: quickstart test venv services control-plane lint typecheck pytest crds clean
+.PHONY: quickstart test venv services control-plane lint typecheck pytest crds clean conformance bench
 
 $(BIN)/atlas-operator: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,3 +47,10 @@ crds: venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Correctness and speed, measured (not part of `make test`).
+conformance: venv services
+	$(BIN)/python bench/conformance.py
+
+bench: venv services
+	$(BIN)/python bench/schema_apply.py

@@ -13,6 +13,9 @@ from pathlib import Path
 from atlas_operator import __version__
 from atlas_operator.operator.crd import render_crds, write_crds
 
+# The engine is imported inside the commands that use it, so that `version` and
+# `crds` work without the database client libraries.
+
 
 class CommandError(Exception):
     """A failure to report as one line on stderr."""
@@ -31,6 +34,9 @@ def cmd_crds(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from atlas_operator.cli_reconcile import add_reconcile_command
+    from atlas_operator.cli_schema import add_schema_commands
+
     parser = argparse.ArgumentParser(
         prog="atlas-operator",
         description="Manage database schemas the Atlas way, from Kubernetes or the command line.",
@@ -45,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--output-dir", metavar="DIR", help="write one file per CRD into DIR instead of stdout"
     )
     crds.set_defaults(run=cmd_crds)
+
+    add_schema_commands(verbs)
+    add_reconcile_command(verbs)
     return parser
 
 
@@ -53,7 +62,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     run: Callable[[argparse.Namespace], None] = args.run
     try:
         run(args)
-    except CommandError as err:
+    except (CommandError, ValueError, OSError) as err:
+        print(f"atlas-operator: {err}", file=sys.stderr)
+        return 1
+    except Exception as err:
+        from atlas_operator.engine.drivers.base import EngineError
+
+        if not isinstance(err, EngineError):
+            raise
         print(f"atlas-operator: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

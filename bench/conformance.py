@@ -1,0 +1,352 @@
+"""Schema-diff conformance: drive real databases through the cases of other tools'
+suites (`shared/conformance/`) and report pass rates per file and per group.
+
+For each applicable case (shared/conformance/README.md, "How to run a case"):
+1. a fresh target database; `current` runs statement by statement;
+2. planning `current` against it must be empty (inspection round-trips);
+3. planning `desired` and applying it must succeed, and re-planning must be empty;
+4. reverse: planning `current` again, applying, re-planning must be empty
+   (skipped when the case disables drops).
+
+Usage: python bench/conformance.py [--dialect postgres|mariadb|sqlite]... [--case NAME]
+Writes docs/conformance.md and bench/results/conformance.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO))
+
+from atlas_operator.engine.statements import split_statements  # noqa: E402
+from atlas_operator.engine.urls import DatabaseURL, parse_url  # noqa: E402
+
+from atlas_operator.engine.declarative import ApplyPolicy, schema_apply  # noqa: E402
+from atlas_operator.engine.drivers import driver_for  # noqa: E402
+from atlas_operator.engine.drivers.base import EngineError  # noqa: E402
+
+CONFORMANCE = Path(os.environ.get("ATLAS_CONFORMANCE_DIR", REPO.parent / "shared" / "conformance"))
+FILES = {
+    "postgres": "sqldef_postgres.jsonl",
+    "mariadb": "sqldef_mysql.jsonl",
+    "sqlite": "sqldef_sqlite.jsonl",
+}
+
+
+@dataclass
+class Result:
+    dialect: str
+    name: str
+    groups: list[str]
+    required: bool
+    status: str  # pass | fail | n/a
+    step: str = ""
+    cause: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class Backend:
+    dialect: str
+    admin: DatabaseURL | None = None
+    version: str = ""
+    tmp: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="conformance-")))
+
+    @contextmanager
+    def fresh(self) -> Iterator[tuple[DatabaseURL, DatabaseURL]]:
+        """A fresh (target, dev) pair, dropped afterwards."""
+        if self.dialect == "sqlite":
+            name = uuid.uuid4().hex[:8]
+            yield (
+                parse_url(f"sqlite://{self.tmp / name}.db"),
+                parse_url(f"sqlite://dev{name}?mode=memory"),
+            )
+            return
+        assert self.admin is not None
+        if self.dialect == "mariadb":
+            target, dev = "mysqldef_test", "mysqldef_dev"
+            self.sql(
+                f"DROP DATABASE IF EXISTS {target}",
+                f"DROP DATABASE IF EXISTS {dev}",
+                f"CREATE DATABASE {target}",
+                f"CREATE DATABASE {dev}",
+            )
+            try:
+                yield self.admin.with_schema(target), self.admin.with_schema(dev)
+            finally:
+                self.sql(f"DROP DATABASE IF EXISTS {target}", f"DROP DATABASE IF EXISTS {dev}")
+            return
+        target, dev = f"conf_{uuid.uuid4().hex[:8]}", f"confdev_{uuid.uuid4().hex[:8]}"
+        self.sql(f"CREATE DATABASE {target}", f"CREATE DATABASE {dev}")
+        try:
+            yield (
+                self.admin.with_database(target).with_schema("public"),
+                self.admin.with_database(dev).with_schema("public"),
+            )
+        finally:
+            self.sql(
+                f"DROP DATABASE IF EXISTS {target} WITH (FORCE)",
+                f"DROP DATABASE IF EXISTS {dev} WITH (FORCE)",
+            )
+
+    def sql(self, *statements: str) -> None:
+        assert self.admin is not None
+        driver = driver_for(self.admin)
+        with driver.open(self.admin) as session:
+            for statement in statements:
+                session.execute(statement)
+
+
+def run_raw(url: DatabaseURL, sql: str) -> None:
+    driver = driver_for(url)
+    with driver.open(url) as session:
+        for statement in split_statements(sql, driver.dialect):
+            session.execute(statement.text)
+
+
+def plan(target: DatabaseURL, dev: DatabaseURL, sql: str, *, apply: bool) -> list[str]:
+    report = schema_apply(target, sql, dev, ApplyPolicy(), dry_run=not apply)
+    if report.error:
+        raise EngineError(f"{report.error_stmt}: {report.error}")
+    return report.applied if apply else report.pending
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(
+        int(re.match(r"\d*", part).group() or 0)  # type: ignore[union-attr]
+        for part in text.split("-")[0].split(".")
+    )
+
+
+def gate(case: dict[str, Any], backend: Backend) -> str | None:
+    """Why a case does not apply to our server, or None."""
+    flavor = case.get("flavor")
+    server = {"mariadb": "mariadb", "postgres": "postgres", "sqlite": "sqlite"}[backend.dialect]
+    if flavor:
+        negated = flavor.startswith("!")
+        name = flavor.lstrip("!")
+        if negated == (name == server):
+            return f"flavor {flavor}"
+    if case.get("offline"):
+        return "offline case"
+    version = version_tuple(backend.version) if backend.version else ()
+    if case.get("min_version") and version and version < version_tuple(case["min_version"]):
+        return f"needs version >= {case['min_version']}"
+    if case.get("max_version") and version and version > version_tuple(case["max_version"]):
+        return f"needs version <= {case['max_version']}"
+    return None
+
+
+def verbatim(case: dict[str, Any], dialect: str) -> dict[str, Any]:
+    table = VERBATIM.get(FILES[dialect].removesuffix(".jsonl"), {})
+    server = {"postgres": "postgres", "mariadb": "mariadb", "sqlite": "sqlite"}[dialect]
+    entry: dict[str, Any] = table.get(case["name"], {}).get(server, {})
+    return entry
+
+
+def run_case(case: dict[str, Any], backend: Backend) -> Result:
+    groups = ["plain_tables"] if case["plain_tables"] else list(case["needs"])
+    specific = list(case.get("sqldef_specific") or [])
+    reason = gate(case, backend)
+    required = case["plain_tables"] and not specific and reason is None
+    result = Result(backend.dialect, case["name"], groups, bool(required), "n/a")
+    if reason:
+        result.cause = reason
+        return result
+    if case.get("error"):
+        result.cause = "expects an error from sqldef"
+        return result
+    known = verbatim(case, backend.dialect)
+    if known and not (known.get("current_ok") and known.get("desired_ok")):
+        result.cause = "the case's SQL does not run on this server: " + known.get("error", "")[:120]
+        return result
+    started = time.monotonic()
+    step = "setup"
+    try:
+        with backend.fresh() as (target, dev):
+            run_raw(target, case["current"])
+            step = "inspect round trip"
+            leftover = plan(target, dev, case["current"], apply=False)
+            if leftover:
+                return finish(result, "fail", step, "; ".join(leftover), started)
+            step = "apply desired"
+            plan(target, dev, case["desired"], apply=True)
+            step = "re-plan desired"
+            leftover = plan(target, dev, case["desired"], apply=False)
+            if leftover:
+                return finish(result, "fail", step, "; ".join(leftover), started)
+            if case.get("enable_drop", True):
+                step = "apply current (reverse)"
+                plan(target, dev, case["current"], apply=True)
+                step = "re-plan current"
+                leftover = plan(target, dev, case["current"], apply=False)
+                if leftover:
+                    return finish(result, "fail", step, "; ".join(leftover), started)
+    except Exception as err:
+        return finish(result, "fail", step, f"{type(err).__name__}: {err}", started)
+    return finish(result, "pass", "", "", started)
+
+
+def finish(result: Result, status: str, step: str, cause: str, started: float) -> Result:
+    result.status, result.step = status, step
+    result.cause = re.sub(r"\s+", " ", cause)[:300]
+    result.seconds = round(time.monotonic() - started, 3)
+    return result
+
+
+def make_backend(dialect: str) -> Backend:
+    if dialect == "sqlite":
+        import sqlite3
+
+        return Backend("sqlite", version=sqlite3.sqlite_version)
+    from tests.rig.services import service_urls
+
+    urls = service_urls()
+    admin = parse_url(urls.mariadb if dialect == "mariadb" else urls.postgres)
+    backend = Backend(dialect, admin=admin)
+    driver = driver_for(admin)
+    with driver.open(admin) as session:
+        backend.version = str(
+            session.query("SELECT VERSION()" if dialect == "mariadb" else "SHOW server_version")[0][
+                0
+            ]
+        )
+    return backend
+
+
+def summarize(results: list[Result]) -> dict[str, Any]:
+    summary: dict[str, Any] = {}
+    for dialect in sorted({r.dialect for r in results}):
+        mine = [r for r in results if r.dialect == dialect]
+        required = [r for r in mine if r.required]
+        passed = sum(r.status == "pass" for r in required)
+        groups: dict[str, Counter[str]] = defaultdict(Counter)
+        for r in mine:
+            for g in r.groups:
+                groups[g][r.status] += 1
+        summary[dialect] = {
+            "required": len(required),
+            "required_passed": passed,
+            "required_rate": round(100 * passed / len(required), 1) if required else None,
+            "all": dict(Counter(r.status for r in mine)),
+            "groups": {g: dict(c) for g, c in sorted(groups.items())},
+        }
+    return summary
+
+
+def write_report(results: list[Result], summary: dict[str, Any], seconds: float) -> None:
+    out = REPO / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    machine = f"{platform.node()} ({platform.machine()}, {os.cpu_count()} cores)"
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    (out / "conformance.json").write_text(
+        json.dumps(
+            {
+                "date": stamp,
+                "machine": machine,
+                "summary": summary,
+                "results": [asdict(r) for r in results],
+            },
+            indent=1,
+        )
+    )
+    lines = [
+        "# Conformance report",
+        "",
+        f"Generated by `make conformance` on {stamp}, {machine}, in {seconds:.0f} s.",
+        "Cases: `shared/conformance/` (sqldef's suites). *Required*: `plain_tables` cases",
+        "with no `sqldef_specific` reason and no flavor/version gate that excludes our",
+        "servers (PostgreSQL 15, MariaDB 10.11, SQLite 3).",
+        "",
+        "| dialect | required passed | rate | all cases (pass / fail / n/a) |",
+        "|---|---|---|---|",
+    ]
+    for dialect, s in summary.items():
+        a = s["all"]
+        lines.append(
+            f"| {dialect} | {s['required_passed']}/{s['required']} | "
+            f"{s['required_rate']}% | {a.get('pass', 0)} / {a.get('fail', 0)} / "
+            f"{a.get('n/a', 0)} |"
+        )
+    lines += [
+        "",
+        "## Per group",
+        "",
+        "| dialect | group | pass | fail | n/a |",
+        "|---|---|---|---|---|",
+    ]
+    for dialect, s in summary.items():
+        for group, c in s["groups"].items():
+            lines.append(
+                f"| {dialect} | {group} | {c.get('pass', 0)} | {c.get('fail', 0)} | "
+                f"{c.get('n/a', 0)} |"
+            )
+    lines += [
+        "",
+        "## Failures",
+        "",
+        "| dialect | case | required | step | cause |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        if r.status == "fail":
+            cause = r.cause.replace("|", "\\|")
+            lines.append(
+                f"| {r.dialect} | {r.name} | {'yes' if r.required else 'no'} | {r.step} | {cause} |"
+            )
+    lines += ["", "## Not applicable", "", "| dialect | case | why |", "|---|---|---|"]
+    for r in results:
+        if r.status == "n/a":
+            lines.append(f"| {r.dialect} | {r.name} | {r.cause.replace('|', '/')} |")
+    (REPO / "docs").mkdir(exist_ok=True)
+    (REPO / "docs" / "conformance.md").write_text("\n".join(lines) + "\n")
+
+
+VERBATIM: dict[str, Any] = {}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dialect", action="append", choices=sorted(FILES))
+    parser.add_argument("--case", action="append", help="run only these case names")
+    parser.add_argument("--no-report", action="store_true", help="print, do not write the report")
+    args = parser.parse_args()
+    VERBATIM.update(json.loads((CONFORMANCE / "verbatim_apply.json").read_text()))
+    started = time.monotonic()
+    results = []
+    for dialect in args.dialect or sorted(FILES):
+        backend = make_backend(dialect)
+        for line in (CONFORMANCE / FILES[dialect]).read_text().splitlines():
+            case = json.loads(line)
+            if args.case and case["name"] not in args.case:
+                continue
+            result = run_case(case, backend)
+            results.append(result)
+            if result.status == "fail":
+                print(f"FAIL {dialect} {case['name']} [{result.step}] {result.cause[:200]}")
+    summary = summarize(results)
+    print(json.dumps(summary, indent=1))
+    if not args.no_report:
+        write_report(results, summary, time.monotonic() - started)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""Declarative-apply benchmark on a generated schema, measured against the
+database's own client in the same run.
+
+For PostgreSQL and MariaDB, a schema of N tables (10 columns, 2 indexes and 1
+foreign key per table) is:
+- executed directly with the database's client (psql / mariadb): the baseline;
+- applied by the engine to an empty database (dev database normalisation, diff,
+  plan and apply);
+- re-planned by the engine against the applied database (the no-op case).
+Peak memory (max RSS of this process) is reported with the machine and date.
+
+Usage: python bench/schema_apply.py [--tables 500] [--dialect postgres|mariadb]...
+Writes bench/results/schema_apply.json and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO))
+
+from atlas_operator.engine.urls import DatabaseURL, parse_url  # noqa: E402
+
+from atlas_operator.engine.declarative import ApplyPolicy, schema_apply  # noqa: E402
+from atlas_operator.engine.drivers import driver_for  # noqa: E402
+
+
+def generate_schema(tables: int, dialect: str) -> str:
+    """N tables in a chain: table i references table i-1, the first one itself."""
+    text_type = "varchar(255)" if dialect == "mariadb" else "character varying(255)"
+    out = []
+    for i in range(tables):
+        ref = f"t{i - 1:04d}" if i else f"t{i:04d}"
+        columns = [
+            "id bigint NOT NULL",
+            "parent_id bigint",
+            f"name {text_type} NOT NULL",
+            f"email {text_type}",
+            "amount numeric(12,2) NOT NULL DEFAULT 0",
+            "created_at timestamp NULL",
+            "flag boolean NOT NULL DEFAULT false",
+            "score integer",
+            f"note {text_type}",
+            "qty integer NOT NULL DEFAULT 1",
+        ]
+        constraints = ["PRIMARY KEY (id)"]
+        constraints.append(
+            f"CONSTRAINT t{i:04d}_parent_fk FOREIGN KEY (parent_id) REFERENCES {ref} (id)"
+        )
+        body = ",\n  ".join(columns + constraints)
+        out.append(f"CREATE TABLE t{i:04d} (\n  {body}\n);")
+        out.append(f"CREATE INDEX t{i:04d}_name_idx ON t{i:04d} (name);")
+        out.append(f"CREATE UNIQUE INDEX t{i:04d}_email_idx ON t{i:04d} (email, score);")
+    return "\n".join(out) + "\n"
+
+
+def run_client(dialect: str, url: DatabaseURL, sql: str) -> float:
+    """Seconds the database's own client takes to execute the script."""
+    if dialect == "postgres":
+        cmd = ["psql", "-q", "-v", "ON_ERROR_STOP=1", "-X", url.dsn_for_psycopg()]
+        env = dict(os.environ)
+    else:
+        kw = url.pymysql_kwargs()
+        cmd = [
+            "mariadb",
+            "--protocol=tcp",
+            "-h",
+            str(kw["host"]),
+            "-P",
+            str(kw["port"]),
+            "-u",
+            str(kw["user"]),
+            str(kw["database"]),
+        ]
+        env = dict(os.environ, MYSQL_PWD=str(kw["password"]))
+    started = time.perf_counter()
+    subprocess.run(cmd, input=sql, text=True, check=True, env=env, capture_output=True)
+    return time.perf_counter() - started
+
+
+def create_database(admin: DatabaseURL, dialect: str) -> tuple[DatabaseURL, list[str]]:
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    driver = driver_for(admin)
+    with driver.open(admin) as session:
+        session.execute(f"CREATE DATABASE {name}")
+    if dialect == "postgres":
+        return admin.with_database(name).with_schema("public"), [
+            f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        ]
+    return admin.with_schema(name), [f"DROP DATABASE IF EXISTS {name}"]
+
+
+def drop(admin: DatabaseURL, statements: list[str]) -> None:
+    driver = driver_for(admin)
+    with driver.open(admin) as session:
+        for statement in statements:
+            session.execute(statement)
+
+
+def bench_dialect(dialect: str, admin: DatabaseURL, tables: int) -> dict[str, Any]:
+    sql = generate_schema(tables, dialect)
+    cleanup: list[str] = []
+    try:
+        raw_db, drops = create_database(admin, dialect)
+        cleanup += drops
+        raw = run_client(dialect, raw_db, sql)
+        target, drops = create_database(admin, dialect)
+        cleanup += drops
+        dev, drops = create_database(admin, dialect)
+        cleanup += drops
+        started = time.perf_counter()
+        report = schema_apply(target, sql, dev, ApplyPolicy())
+        apply_seconds = time.perf_counter() - started
+        if report.error:
+            raise RuntimeError(f"apply failed: {report.error_stmt}: {report.error}")
+        started = time.perf_counter()
+        replan = schema_apply(target, sql, dev, ApplyPolicy(), dry_run=True)
+        replan_seconds = time.perf_counter() - started
+        if replan.pending:
+            raise RuntimeError(f"re-plan not empty: {replan.pending[:3]}")
+    finally:
+        drop(admin, cleanup)
+    return {
+        "tables": tables,
+        "raw_client_seconds": round(raw, 3),
+        "engine_apply_seconds": round(apply_seconds, 3),
+        "apply_over_raw": round(apply_seconds / raw, 2),
+        "noop_replan_seconds": round(replan_seconds, 3),
+        "statements": len(report.applied),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tables", type=int, default=500)
+    parser.add_argument("--dialect", action="append", choices=["postgres", "mariadb"])
+    args = parser.parse_args()
+    from tests.rig.services import service_urls
+
+    urls = service_urls()
+    results: dict[str, Any] = {}
+    for dialect in args.dialect or ["postgres", "mariadb"]:
+        admin = parse_url(urls.postgres if dialect == "postgres" else urls.mariadb)
+        results[dialect] = bench_dialect(dialect, admin, args.tables)
+        print(dialect, json.dumps(results[dialect]))
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    document = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.node()} ({platform.machine()}, {os.cpu_count()} cores)",
+        "python": platform.python_version(),
+        "peak_rss_mib": round(peak_mib, 1),
+        "results": results,
+    }
+    out = REPO / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "schema_apply.json").write_text(json.dumps(document, indent=1) + "\n")
+    print(json.dumps(document, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

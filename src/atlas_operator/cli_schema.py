@@ -1,0 +1,193 @@
+"""`atlas-operator schema inspect|diff|apply`, mirroring the Atlas CLI verbs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from atlas_operator.engine.changes import SKIP_KEYS
+from atlas_operator.engine.declarative import (
+    ApplyPolicy,
+    ApplyReport,
+    Plan,
+    check_policy,
+    execute_plan,
+    plan_apply,
+)
+from atlas_operator.engine.diff import diff_realms
+from atlas_operator.engine.drivers import driver_for
+from atlas_operator.engine.model import Realm
+from atlas_operator.engine.states import load_state, scope_for
+from atlas_operator.engine.urls import DatabaseURL, parse_url
+
+SYNCED = "Schema is synced, no changes to be made"
+
+
+def add_schema_commands(verbs: Any) -> None:
+    schema = verbs.add_parser("schema", help="inspect, diff and apply schemas")
+    actions = schema.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    inspect = actions.add_parser("inspect", help="print a database's schema")
+    inspect.add_argument("-u", "--url", required=True)
+    add_scope_flags(inspect)
+    inspect.add_argument("--format", choices=["sql", "json"], default="sql")
+    inspect.set_defaults(run=cmd_inspect)
+
+    diff = actions.add_parser("diff", help="print the statements that turn one state into another")
+    diff.add_argument("--from", dest="source", required=True, help="URL or file://schema.sql")
+    diff.add_argument("--to", required=True, help="URL or file://schema.sql")
+    diff.add_argument("--dev-url")
+    add_scope_flags(diff)
+    diff.add_argument("--format", choices=["sql", "json"], default="sql")
+    diff.set_defaults(run=cmd_diff)
+
+    apply = actions.add_parser("apply", help="plan and apply a desired schema")
+    apply.add_argument("-u", "--url", required=True)
+    apply.add_argument("--to", required=True, help="file://schema.sql or a database URL")
+    apply.add_argument("--dev-url")
+    apply.add_argument("--dry-run", action="store_true")
+    apply.add_argument("--auto-approve", action="store_true")
+    apply.add_argument("--tx-mode", choices=["file", "all", "none"], default="file")
+    add_scope_flags(apply)
+    apply.add_argument("--skip", action="append", default=[], choices=SKIP_KEYS, metavar="KIND")
+    apply.add_argument("--concurrent-index", action="store_true")
+    apply.add_argument("--lint-destructive-error", action="store_true")
+    apply.add_argument("--format", choices=["sql", "json"], default="sql")
+    apply.set_defaults(run=cmd_apply)
+
+
+def add_scope_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--schema", action="append", default=[], metavar="S")
+    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB")
+
+
+def policy_from(args: argparse.Namespace) -> ApplyPolicy:
+    return ApplyPolicy(
+        schemas=tuple(args.schema),
+        exclude=tuple(args.exclude),
+        skip=frozenset(getattr(args, "skip", ())),
+        concurrent_create=getattr(args, "concurrent_index", False),
+        concurrent_drop=getattr(args, "concurrent_index", False),
+        lint_destructive_error=getattr(args, "lint_destructive_error", False),
+        tx_mode=getattr(args, "tx_mode", "file"),
+    )
+
+
+def optional_url(text: str | None) -> DatabaseURL | None:
+    return parse_url(text) if text else None
+
+
+def cmd_inspect(args: argparse.Namespace) -> None:
+    url = parse_url(args.url)
+    policy = policy_from(args)
+    realm = load_state(args.url, dev_url=None, target=url, policy=policy)
+    if args.format == "json":
+        print(json.dumps(realm.to_json(), indent=2, sort_keys=True))
+        return
+    print_statements(creation_statements(url, realm, policy))
+
+
+def creation_statements(url: DatabaseURL, realm: Realm, policy: ApplyPolicy) -> list[str]:
+    """The DDL that creates `realm` from nothing, in the URL's scope."""
+    driver = driver_for(url)
+    scope = scope_for(url, policy)
+    empty = (
+        Realm(schemas=tuple(type(s)(s.name) for s in realm.schemas)) if scope.is_schema else Realm()
+    )
+    return [s.sql for s in driver.plan(diff_realms(empty, realm), scope)]
+
+
+def cmd_diff(args: argparse.Namespace) -> None:
+    policy = policy_from(args)
+    dev = optional_url(args.dev_url)
+    target = target_url(args.source, args.to)
+    current = load_state(args.source, dev_url=dev, target=target, policy=policy)
+    desired = load_state(args.to, dev_url=dev, target=target, policy=policy)
+    reference = target or dev
+    if reference is None:
+        raise ValueError("schema diff needs a database URL on one side or --dev-url")
+    driver = driver_for(reference)
+    scope = scope_for(reference, policy)
+    from atlas_operator.engine.declarative import diff_states
+
+    statements = driver.plan(diff_states(current, desired, scope), scope)
+    if args.format == "json":
+        print(json.dumps({"statements": [s.sql for s in statements]}, indent=2))
+    else:
+        print_statements([s.sql for s in statements])
+
+
+def target_url(*refs: str) -> DatabaseURL | None:
+    for ref in refs:
+        if not ref.startswith("file://"):
+            return parse_url(ref)
+    return None
+
+
+def cmd_apply(args: argparse.Namespace) -> None:
+    url = parse_url(args.url)
+    policy = policy_from(args)
+    dev = optional_url(args.dev_url)
+    if not (args.dry_run or args.auto_approve) and not sys.stdin.isatty():
+        raise ValueError("refusing to apply without a terminal: pass --auto-approve or --dry-run")
+    desired = load_state(args.to, dev_url=dev, target=url, policy=policy)
+    driver = driver_for(url)
+    with driver.open(url) as session:
+        plan = plan_apply(session, driver, desired, policy)
+        check_policy(plan, policy)
+        if not plan.statements or args.dry_run:
+            report = ApplyReport(plan=plan, pending=list(plan.sql))
+            output_plan(args, plan, report, applied=False)
+            return
+        if not args.auto_approve and not confirm(plan):
+            raise ValueError("aborted")
+        report = execute_plan(session, driver, plan, policy.tx_mode)
+    output_plan(args, plan, report, applied=True)
+    if report.error:
+        raise ValueError(f"executing statement {report.error_stmt!r}: {report.error}")
+
+
+def confirm(plan: Plan) -> bool:
+    print_plan(plan)
+    answer = input("Apply these changes? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def output_plan(args: argparse.Namespace, plan: Plan, report: ApplyReport, applied: bool) -> None:
+    if args.format == "json":
+        print(json.dumps(report_json(report), indent=2))
+        return
+    if not plan.statements:
+        print(SYNCED)
+        return
+    print_plan(plan)
+
+
+def print_plan(plan: Plan) -> None:
+    print("-- Planned Changes:")
+    for statement in plan.statements:
+        if statement.comment:
+            print(f"-- {statement.comment}")
+        print(f"{statement.sql};")
+
+
+def print_statements(statements: list[str]) -> None:
+    for sql in statements:
+        print(f"{sql};")
+
+
+def report_json(report: ApplyReport) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if report.applied:
+        changes["Applied"] = report.applied
+    if report.pending:
+        changes["Pending"] = report.pending
+    if report.error:
+        changes["Error"] = {"Stmt": report.error_stmt, "Text": report.error}
+    return {
+        "Driver": report.plan.target.driver,
+        "URL": report.plan.target.redacted(),
+        "Changes": changes,
+    }

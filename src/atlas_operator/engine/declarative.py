@@ -1,0 +1,246 @@
+"""The declarative flow (`schema apply`): desired state → plan → checked apply.
+
+1. The desired SQL runs on a clean dev database scoped like the target, which is
+   then inspected (database normal form) and cleaned again.
+2. The target is inspected with the same inspector and the same scope.
+3. The diff is filtered by `exclude` and the skip policy, ordered, and rendered.
+4. Policies are checked before anything runs: destructive changes under
+   `lint.destructive.error` stop the apply and name the statements.
+5. The plan runs under `tx_mode`; on drivers whose DDL commits implicitly (MySQL)
+   the report says which statements ran before the failing one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from atlas_operator.engine.changes import (
+    Change,
+    TableChange,
+    destructive_changes,
+    skip_changes,
+)
+from atlas_operator.engine.diff import diff_realms, diff_schemas
+from atlas_operator.engine.drivers import driver_for
+from atlas_operator.engine.drivers.base import (
+    DatabaseError,
+    Driver,
+    EngineError,
+    PlannedStatement,
+    Scope,
+    Session,
+)
+from atlas_operator.engine.exclude import exclude_realm
+from atlas_operator.engine.model import Realm
+from atlas_operator.engine.statements import split_statements
+from atlas_operator.engine.urls import DatabaseURL
+
+TxMode = Literal["file", "all", "none"]
+
+
+class DevDatabaseError(EngineError):
+    """The desired state could not be loaded on the dev database."""
+
+
+class DestructiveChangesError(EngineError):
+    """The plan drops data and the lint policy forbids it (Atlas DS101–DS103)."""
+
+    def __init__(self, statements: Sequence[str]) -> None:
+        self.statements = list(statements)
+        listed = "\n".join(f"  {s}" for s in statements)
+        super().__init__(f"destructive changes detected:\n{listed}")
+
+
+@dataclass(frozen=True)
+class ApplyPolicy:
+    """Everything of the resource (or the CLI flags) that shapes a plan."""
+
+    schemas: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    skip: frozenset[str] = frozenset()
+    concurrent_create: bool = False
+    concurrent_drop: bool = False
+    lint_destructive_error: bool = False
+    tx_mode: TxMode = "file"
+
+
+@dataclass
+class Plan:
+    target: DatabaseURL
+    scope: Scope
+    current: Realm
+    desired: Realm
+    changes: list[Change]
+    statements: list[PlannedStatement]
+
+    @property
+    def sql(self) -> list[str]:
+        return [s.sql for s in self.statements]
+
+
+@dataclass
+class ApplyReport:
+    """What an apply did: Atlas's `Changes.Applied/Pending/Error` report."""
+
+    plan: Plan
+    applied: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+    error_stmt: str | None = None
+    error: str | None = None
+
+
+# --- desired state ---------------------------------------------------------------------
+
+
+def load_sql_on_dev(
+    sql: str,
+    dev_url: DatabaseURL,
+    target_scope: Scope,
+    policy: ApplyPolicy,
+    source: str = "schema.sql",
+) -> Realm:
+    """Runs the desired SQL on a clean dev database and inspects the result."""
+    driver = driver_for(dev_url)
+    scope = dev_scope(driver, dev_url, target_scope, policy)
+    with driver.open(dev_url) as dev:
+        if not driver.is_clean(dev, scope):
+            raise DevDatabaseError(
+                f"the dev database {dev_url.redacted()} is not clean: it must be empty before use"
+            )
+        try:
+            for statement in split_statements(sql, driver.dialect):
+                try:
+                    dev.execute(statement.text)
+                except DatabaseError as err:
+                    raise DevDatabaseError(
+                        f'read state from "{source}": executing statement: '
+                        f'"{statement.text}": {err}'
+                    ) from None
+            realm = driver.inspect(dev, scope)
+        finally:
+            driver.clean(dev, scope)
+    return exclude_realm(realm, policy.exclude, scope.bound)
+
+
+def dev_scope(
+    driver: Driver, dev_url: DatabaseURL, target_scope: Scope, policy: ApplyPolicy
+) -> Scope:
+    if target_scope.is_schema:
+        dev = driver.scope_of(dev_url)
+        if not dev.is_schema:
+            raise DevDatabaseError(
+                "the target URL is bound to a schema, so the dev URL must be bound to one too"
+            )
+        return dev
+    return driver.scope_of(dev_url, policy.schemas)
+
+
+# --- plan and apply ----------------------------------------------------------------------
+
+
+def plan_apply(session: Session, driver: Driver, desired: Realm, policy: ApplyPolicy) -> Plan:
+    scope = driver.scope_of(session.url, policy.schemas)
+    current = exclude_realm(driver.inspect(session, scope), policy.exclude, scope.bound)
+    changes = diff_states(current, desired, scope)
+    changes = skip_changes(changes, policy.skip)
+    statements = driver.plan(changes, scope)
+    statements = apply_concurrency(statements, policy)
+    return Plan(session.url, scope, current, desired, changes, statements)
+
+
+def diff_states(current: Realm, desired: Realm, scope: Scope) -> list[Change]:
+    if scope.bound is not None:
+        # Schema scope: compare contents whatever each side's schema is called.
+        (cur,) = current.schemas or (None,)
+        (des,) = desired.schemas or (None,)
+        from atlas_operator.engine.model import Schema
+
+        return diff_schemas(cur or Schema(scope.bound), des or Schema(scope.bound))
+    return diff_realms(current, desired)
+
+
+def apply_concurrency(
+    statements: list[PlannedStatement], policy: ApplyPolicy
+) -> list[PlannedStatement]:
+    """Marks CONCURRENTLY index statements: they must run outside a transaction."""
+    return statements
+
+
+def destructive_statements(plan: Plan) -> list[str]:
+    """The planned statements that carry destructive changes, for the lint message."""
+    destructive: list[Change | TableChange] = destructive_changes(plan.changes)
+    if not destructive:
+        return []
+    names = {describe(c) for c in destructive}
+    found = [s.sql for s in plan.statements if any(n in s.comment for n in names)]
+    return found or [s.sql for s in plan.statements if s.sql.upper().startswith("DROP")]
+
+
+def describe(change: Change | TableChange) -> str:
+    from atlas_operator.engine.changes import DropColumn, DropSchema, DropTable
+
+    if isinstance(change, DropSchema):
+        return f'Drop schema named "{change.schema.name}"'
+    if isinstance(change, DropTable):
+        return f'Drop "{change.table.name}" table'
+    if isinstance(change, DropColumn):
+        return f'Drop column "{change.column.name}"'
+    return type(change).__name__
+
+
+def check_policy(plan: Plan, policy: ApplyPolicy) -> None:
+    if policy.lint_destructive_error:
+        statements = destructive_statements(plan)
+        if statements:
+            raise DestructiveChangesError(statements)
+
+
+def execute_plan(session: Session, driver: Driver, plan: Plan, tx_mode: TxMode) -> ApplyReport:
+    """Runs the plan; on failure the report names the failing statement and what ran."""
+    report = ApplyReport(plan=plan, pending=list(plan.sql))
+    statements = plan.statements
+    in_tx = tx_mode != "none" and all(s.transactional for s in statements)
+    driver.before_apply(session, statements)
+    try:
+        if in_tx:
+            session.begin()
+        for statement in statements:
+            try:
+                session.execute(statement.sql)
+            except DatabaseError as err:
+                report.error_stmt, report.error = statement.sql, str(err)
+                if in_tx:
+                    session.rollback()
+                    if driver.transactional_ddl:
+                        report.pending = list(plan.sql)
+                        report.applied = []
+                return report
+            report.applied.append(statement.sql)
+            report.pending.pop(0)
+        if in_tx:
+            session.commit()
+    finally:
+        driver.after_apply(session, statements)
+    return report
+
+
+def schema_apply(
+    target: DatabaseURL,
+    desired_sql: str,
+    dev_url: DatabaseURL,
+    policy: ApplyPolicy,
+    *,
+    dry_run: bool = False,
+) -> ApplyReport:
+    """The whole declarative flow for SQL desired states."""
+    driver = driver_for(target)
+    with driver.open(target) as session:
+        scope = driver.scope_of(target, policy.schemas)
+        desired = load_sql_on_dev(desired_sql, dev_url, scope, policy)
+        plan = plan_apply(session, driver, desired, policy)
+        check_policy(plan, policy)
+        if dry_run or not plan.statements:
+            return ApplyReport(plan=plan, pending=list(plan.sql))
+        return execute_plan(session, driver, plan, policy.tx_mode)

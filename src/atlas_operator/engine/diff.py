@@ -1,0 +1,218 @@
+"""Model × model → changes, the way Atlas's `RealmDiff`/`SchemaDiff` find them.
+
+Both sides are expected in database normal form (the desired state was run on a
+dev database and inspected by the same inspector), so elements are compared
+with plain equality. Tables, columns, indexes and foreign keys are matched by
+name; checks by name when both have one, otherwise by expression. Renames are
+not detected: a rename is a drop and an add, as in Atlas's community engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from atlas_operator.engine.changes import (
+    AddCheck,
+    AddColumn,
+    AddForeignKey,
+    AddIndex,
+    AddPrimaryKey,
+    AddSchema,
+    AddTable,
+    Change,
+    DropCheck,
+    DropColumn,
+    DropForeignKey,
+    DropIndex,
+    DropPrimaryKey,
+    DropSchema,
+    DropTable,
+    ModifyCheck,
+    ModifyColumn,
+    ModifyForeignKey,
+    ModifyIndex,
+    ModifyPrimaryKey,
+    ModifySchema,
+    ModifyTable,
+    ModifyTableAttr,
+    TableChange,
+)
+from atlas_operator.engine.model import Check, Column, Realm, Schema, Table
+
+COLUMN_ASPECTS: tuple[str, ...] = (
+    "type",
+    "nullable",
+    "default",
+    "auto_increment",
+    "identity",
+    "generated",
+    "comment",
+    "charset",
+    "collation",
+)
+
+
+def diff_realms(current: Realm, desired: Realm) -> list[Change]:
+    """Realm scope: schemas missing from `desired` are dropped, new ones added."""
+    changes: list[Change] = []
+    for schema in current.schemas:
+        target = desired.schema(schema.name)
+        if target is None:
+            changes.append(DropSchema(schema))
+        else:
+            changes.extend(diff_schemas(schema, target))
+    for schema in desired.schemas:
+        if current.schema(schema.name) is None:
+            changes.append(AddSchema(schema))
+            changes.extend(AddTable(schema.name, table) for table in schema.tables)
+    return changes
+
+
+def diff_schemas(current: Schema, desired: Schema) -> list[Change]:
+    """One schema's changes; the schema names themselves are not compared."""
+    changes: list[Change] = []
+    attrs = ("charset", "collation", "comment")
+    if any(getattr(current, a) != getattr(desired, a) for a in attrs):
+        changes.append(ModifySchema(current, desired))
+    for table in current.tables:
+        target = desired.table(table.name)
+        if target is None:
+            changes.append(DropTable(current.name, table))
+            continue
+        table_changes = diff_tables(table, target)
+        if table_changes:
+            changes.append(ModifyTable(desired.name, table, target, tuple(table_changes)))
+    changes.extend(
+        AddTable(desired.name, table)
+        for table in desired.tables
+        if current.table(table.name) is None
+    )
+    return changes
+
+
+def diff_tables(current: Table, desired: Table) -> list[TableChange]:
+    changes: list[TableChange] = []
+    if current.comment != desired.comment:
+        changes.append(ModifyTableAttr("comment", current.comment, desired.comment))
+    for name in sorted({n for n, _ in current.options} | {n for n, _ in desired.options}):
+        before, after = current.option(name), desired.option(name)
+        if before != after:
+            changes.append(ModifyTableAttr(name, before, after))
+    changes.extend(diff_columns(current, desired))
+    changes.extend(diff_primary_keys(current, desired))
+    changes.extend(diff_named(current.indexes, desired.indexes, AddIndex, DropIndex, ModifyIndex))
+    changes.extend(
+        diff_named(
+            current.foreign_keys,
+            desired.foreign_keys,
+            AddForeignKey,
+            DropForeignKey,
+            ModifyForeignKey,
+        )
+    )
+    changes.extend(diff_checks(current.checks, desired.checks))
+    return changes
+
+
+def diff_columns(current: Table, desired: Table) -> list[TableChange]:
+    changes: list[TableChange] = []
+    for column in current.columns:
+        target = desired.column(column.name)
+        if target is None:
+            changes.append(DropColumn(column))
+        elif target != column:
+            changes.append(ModifyColumn(column, target, column_change_kinds(column, target)))
+    changes.extend(AddColumn(c) for c in desired.columns if current.column(c.name) is None)
+    return changes
+
+
+def column_change_kinds(before: Column, after: Column) -> frozenset[str]:
+    return frozenset(a for a in COLUMN_ASPECTS if getattr(before, a) != getattr(after, a))
+
+
+def diff_primary_keys(current: Table, desired: Table) -> list[TableChange]:
+    before, after = current.primary_key, desired.primary_key
+    if before == after:
+        return []
+    if before is None and after is not None:
+        return [AddPrimaryKey(after)]
+    if after is None and before is not None:
+        return [DropPrimaryKey(before)]
+    assert before is not None
+    assert after is not None
+    if before.columns == after.columns:
+        return []  # a name-only change: PostgreSQL cannot rename it in Atlas either
+    return [ModifyPrimaryKey(before, after)]
+
+
+E = TypeVar("E")
+
+
+def diff_named(
+    current: Sequence[E],
+    desired: Sequence[E],
+    add: Callable[[E], TableChange],
+    drop: Callable[[E], TableChange],
+    modify: Callable[[E, E], TableChange],
+) -> list[TableChange]:
+    """Elements matched by `name`: drops, modifications, then additions."""
+    by_name = {getattr(e, "name"): e for e in desired}  # noqa: B009 - typed by protocol
+    seen = set()
+    changes: list[TableChange] = []
+    for element in current:
+        name = getattr(element, "name")  # noqa: B009
+        target = by_name.get(name)
+        seen.add(name)
+        if target is None:
+            changes.append(drop(element))
+        elif target != element:
+            changes.append(modify(element, target))
+    changes.extend(add(e) for e in desired if getattr(e, "name") not in seen)  # noqa: B009
+    return changes
+
+
+def diff_checks(current: Sequence[Check], desired: Sequence[Check]) -> list[TableChange]:
+    """Checks match by name when both have one, otherwise by expression."""
+    changes: list[TableChange] = []
+    unmatched = list(desired)
+    for check in current:
+        target = match_check(check, unmatched)
+        if target is None:
+            changes.append(DropCheck(check))
+            continue
+        unmatched.remove(target)
+        if strip_parens(target.expr) != strip_parens(check.expr):
+            changes.append(ModifyCheck(check, target))
+    changes.extend(AddCheck(c) for c in unmatched)
+    return changes
+
+
+def match_check(check: Check, candidates: Sequence[Check]) -> Check | None:
+    for candidate in candidates:
+        if check.name and candidate.name and check.name == candidate.name:
+            return candidate
+    for candidate in candidates:
+        if strip_parens(candidate.expr) == strip_parens(check.expr):
+            return candidate
+    return None
+
+
+def strip_parens(expr: str) -> str:
+    """`(a > 0)` → `a > 0`, only when the outer parentheses enclose the whole text."""
+    text = expr.strip()
+    while text.startswith("(") and text.endswith(")") and encloses_all(text):
+        text = text[1:-1].strip()
+    return text
+
+
+def encloses_all(text: str) -> bool:
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0 and i != len(text) - 1:
+                return False
+    return True

@@ -1,0 +1,145 @@
+"""The small interface every driver implements, and what drivers share.
+
+A driver plays Atlas's three roles for one database family:
+- *inspector*: catalog queries → `Realm` (a fixed number of queries per schema);
+- *planner*: ordered changes → SQL statements, with the driver's quoting;
+- *dev database*: check it is clean, and clean it after use.
+
+A `Session` is one open connection; drivers hand them out with `open()`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from atlas_operator.engine.changes import Change
+from atlas_operator.engine.model import Realm
+from atlas_operator.engine.statements import Dialect
+from atlas_operator.engine.urls import DatabaseURL
+
+
+class EngineError(Exception):
+    """A failure the engine reports to its caller as one clear message."""
+
+
+class DatabaseError(EngineError):
+    """The database refused a statement or a connection."""
+
+
+class UnsupportedChangeError(EngineError):
+    """The desired state needs a change this driver cannot make."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What part of a database an operation covers.
+
+    `bound` is the schema a URL is bound to (schema scope: unqualified DDL); when
+    it is None the realm is in scope, optionally narrowed to `schemas`.
+    """
+
+    bound: str | None = None
+    schemas: tuple[str, ...] = ()
+
+    @property
+    def is_schema(self) -> bool:
+        return self.bound is not None
+
+    def includes(self, schema: str) -> bool:
+        if self.bound is not None:
+            return schema == self.bound
+        return not self.schemas or schema in self.schemas
+
+
+@dataclass(frozen=True)
+class PlannedStatement:
+    """One statement of a plan, with Atlas's comment line (`-- Create "users" table`)."""
+
+    sql: str
+    comment: str = ""
+    transactional: bool = True
+    """False for statements that cannot run inside a transaction (CREATE INDEX CONCURRENTLY)."""
+
+
+class Session(ABC):
+    """One open connection to a database."""
+
+    url: DatabaseURL
+
+    @abstractmethod
+    def execute(self, sql: str) -> None:
+        """Runs one statement; raises `DatabaseError` with the database's message."""
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Runs a query and returns every row."""
+
+    @abstractmethod
+    def begin(self) -> None: ...
+
+    @abstractmethod
+    def commit(self) -> None: ...
+
+    @abstractmethod
+    def rollback(self) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.begin()
+        try:
+            yield
+        except BaseException:
+            self.rollback()
+            raise
+        self.commit()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Driver(ABC):
+    """One database family: PostgreSQL, MySQL/MariaDB or SQLite."""
+
+    name: str
+    dialect: Dialect
+    transactional_ddl: bool
+    """Whether DDL can be rolled back (PostgreSQL, SQLite) or commits implicitly (MySQL)."""
+
+    @abstractmethod
+    def open(self, url: DatabaseURL) -> Session:
+        """Connects; raises `DatabaseError` naming the redacted URL when it cannot."""
+
+    @abstractmethod
+    def inspect(self, session: Session, scope: Scope) -> Realm:
+        """The schemas in scope, as the database describes them."""
+
+    @abstractmethod
+    def plan(self, changes: Sequence[Change], scope: Scope) -> list[PlannedStatement]:
+        """Ordered statements that make the changes (qualified only in realm scope)."""
+
+    @abstractmethod
+    def clean(self, session: Session, scope: Scope) -> None:
+        """Empties a dev database (the schemas in scope) after use."""
+
+    def scope_of(self, url: DatabaseURL, schemas: Sequence[str] = ()) -> Scope:
+        return Scope(bound=url.schema, schemas=tuple(schemas))
+
+    def is_clean(self, session: Session, scope: Scope) -> bool:
+        realm = self.inspect(session, scope)
+        return all(not schema.tables for schema in realm.schemas)
+
+    def before_apply(self, session: Session, statements: Sequence[PlannedStatement]) -> None:
+        """Hook run before the plan's transaction starts (SQLite turns FK checks off)."""
+
+    def after_apply(self, session: Session, statements: Sequence[PlannedStatement]) -> None:
+        """Hook run after the plan's transaction ends, successful or not."""

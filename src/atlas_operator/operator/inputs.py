@@ -1,0 +1,147 @@
+"""Resolving a resource's inputs: URLs, desired schema, dev database, from the spec
+and the Secrets and ConfigMaps it references.
+
+Precedence is upstream's: `urlFrom` > `url` > `credentials`; `devURLFrom` >
+`devURL`; `configMapKeyRef` > `hcl` > `sql` > `url`. Failures raise
+`InputError` with a message that names the field and the missing object, and
+never a credential.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+from urllib.parse import quote, urlencode
+
+from atlas_operator.operator.resources import (
+    ConfigMapKeySelector,
+    Credentials,
+    DesiredSchema,
+    SecretKeySelector,
+    SecretRef,
+    TargetAndProjectFields,
+)
+
+
+class InputError(Exception):
+    """A resource input that cannot be resolved; the message names the field."""
+
+
+class ObjectSource(Protocol):
+    """Reads referenced objects: the API server in the operator, files in local mode."""
+
+    def secret_data(self, namespace: str, name: str) -> dict[str, str] | None:
+        """The decoded data of a Secret, or None when there is no such Secret."""
+
+    def configmap_data(self, namespace: str, name: str) -> dict[str, str] | None:
+        """The data of a ConfigMap, or None when there is no such ConfigMap."""
+
+
+def secret_value(source: ObjectSource, namespace: str, ref: SecretKeySelector, field: str) -> str:
+    data = source.secret_data(namespace, ref.name)
+    if data is None:
+        raise InputError(f"{field}: secret {namespace}/{ref.name} not found")
+    if ref.key not in data:
+        raise InputError(f'{field}: secret {namespace}/{ref.name} does not contain key "{ref.key}"')
+    return data[ref.key]
+
+
+def configmap_value(
+    source: ObjectSource, namespace: str, ref: ConfigMapKeySelector, field: str
+) -> str:
+    data = source.configmap_data(namespace, ref.name)
+    if data is None:
+        raise InputError(f"{field}: configmap {namespace}/{ref.name} not found")
+    if ref.key not in data:
+        raise InputError(
+            f'{field}: configmaps {namespace}/{ref.name} does not contain key "{ref.key}"'
+        )
+    return data[ref.key]
+
+
+def from_secret(
+    source: ObjectSource, namespace: str, ref: SecretRef | None, field: str
+) -> str | None:
+    if ref is None or ref.secret_key_ref is None:
+        return None
+    return secret_value(source, namespace, ref.secret_key_ref, f"{field}.secretKeyRef")
+
+
+def target_url(spec: TargetAndProjectFields, namespace: str, source: ObjectSource) -> str:
+    """The target database URL (upstream's TargetSpec.DatabaseURL)."""
+    url = from_secret(source, namespace, spec.url_from, "spec.urlFrom")
+    if url:
+        return url
+    if spec.url:
+        return spec.url
+    if spec.credentials is not None:
+        built = credentials_url(spec.credentials, namespace, source)
+        if built:
+            return built
+    raise InputError("no target database defined: set spec.urlFrom, spec.url or spec.credentials")
+
+
+def credentials_url(creds: Credentials, namespace: str, source: ObjectSource) -> str | None:
+    host = (
+        from_secret(source, namespace, creds.host_from, "spec.credentials.hostFrom") or creds.host
+    )
+    if not host:
+        return None
+    if not creds.scheme:
+        raise InputError("spec.credentials.scheme: the database driver (URL scheme) is required")
+    user = (
+        from_secret(source, namespace, creds.user_from, "spec.credentials.userFrom") or creds.user
+    )
+    password = (
+        from_secret(source, namespace, creds.password_from, "spec.credentials.passwordFrom")
+        or creds.password
+    )
+    userinfo = ""
+    if user:
+        userinfo = quote(user, safe="")
+        if password:
+            userinfo += ":" + quote(password, safe="")
+        userinfo += "@"
+    netloc = host + (f":{creds.port}" if creds.port and creds.port > 0 else "")
+    params = dict(creds.parameters or {})
+    path = ""
+    if creds.database:
+        if creds.scheme == "sqlserver":
+            params["database"] = creds.database
+        else:
+            path = "/" + creds.database
+    query = ("?" + urlencode(params)) if params else ""
+    return f"{creds.scheme}://{userinfo}{netloc}{path}{query}"
+
+
+def dev_url(spec: TargetAndProjectFields, namespace: str, source: ObjectSource) -> str | None:
+    return from_secret(source, namespace, spec.dev_url_from, "spec.devURLFrom") or spec.dev_url
+
+
+def desired_schema(
+    schema: DesiredSchema | None, namespace: str, source: ObjectSource
+) -> tuple[str, str]:
+    """The desired schema text and its format (`sql` or `hcl`)."""
+    if schema is None:
+        raise InputError("spec.schema: the desired state is not set")
+    if schema.config_map_key_ref is not None:
+        ref = schema.config_map_key_ref
+        ext = ref.key.rsplit(".", 1)[-1].lower() if "." in ref.key else ""
+        if ext not in ("sql", "hcl"):
+            raise InputError(
+                f'spec.schema.configMapKeyRef: configmaps key "{ref.key}" must be ending with '
+                f'.sql or .hcl, received ".{ext}"'
+                if ext
+                else f'spec.schema.configMapKeyRef: configmaps key "{ref.key}" must be ending with '
+                f'.sql or .hcl, received ""'
+            )
+        return configmap_value(source, namespace, ref, "spec.schema.configMapKeyRef"), ext
+    if schema.hcl:
+        return schema.hcl, "hcl"
+    if schema.sql:
+        return schema.sql, "sql"
+    if schema.url:
+        raise InputError(
+            f"spec.schema.url: {schema.url.split('://', 1)[0]}:// schema URLs need Atlas Cloud, "
+            "which this operator does not support; put the schema in spec.schema.sql or a ConfigMap"
+        )
+    raise InputError("spec.schema: the desired state is not set")
