@@ -112,7 +112,8 @@ def cmd_diff(args: argparse.Namespace) -> None:
     scope = scope_for(reference, policy)
     from atlas_operator.engine.declarative import diff_states
 
-    statements = driver.plan(diff_states(current, desired, scope), scope)
+    changes = diff_states(current, desired, scope, fold_case=driver.case_insensitive_names)
+    statements = driver.plan(changes, scope)
     if args.format == "json":
         print(json.dumps({"statements": [s.sql for s in statements]}, indent=2))
     else:

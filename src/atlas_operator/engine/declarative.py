@@ -33,7 +33,7 @@ from atlas_operator.engine.drivers.base import (
     Session,
 )
 from atlas_operator.engine.exclude import exclude_realm
-from atlas_operator.engine.model import Realm
+from atlas_operator.engine.model import Realm, Schema
 from atlas_operator.engine.statements import split_statements
 from atlas_operator.engine.urls import DatabaseURL
 
@@ -143,29 +143,23 @@ def dev_scope(
 def plan_apply(session: Session, driver: Driver, desired: Realm, policy: ApplyPolicy) -> Plan:
     scope = driver.scope_of(session.url, policy.schemas)
     current = exclude_realm(driver.inspect(session, scope), policy.exclude, scope.bound)
-    changes = diff_states(current, desired, scope)
+    changes = diff_states(current, desired, scope, fold_case=driver.case_insensitive_names)
     changes = skip_changes(changes, policy.skip)
-    statements = driver.plan(changes, scope)
-    statements = apply_concurrency(statements, policy)
+    statements = driver.plan(
+        changes, scope, concurrent_index=(policy.concurrent_create, policy.concurrent_drop)
+    )
     return Plan(session.url, scope, current, desired, changes, statements)
 
 
-def diff_states(current: Realm, desired: Realm, scope: Scope) -> list[Change]:
+def diff_states(
+    current: Realm, desired: Realm, scope: Scope, *, fold_case: bool = False
+) -> list[Change]:
     if scope.bound is not None:
         # Schema scope: compare contents whatever each side's schema is called.
-        (cur,) = current.schemas or (None,)
-        (des,) = desired.schemas or (None,)
-        from atlas_operator.engine.model import Schema
-
-        return diff_schemas(cur or Schema(scope.bound), des or Schema(scope.bound))
-    return diff_realms(current, desired)
-
-
-def apply_concurrency(
-    statements: list[PlannedStatement], policy: ApplyPolicy
-) -> list[PlannedStatement]:
-    """Marks CONCURRENTLY index statements: they must run outside a transaction."""
-    return statements
+        cur = current.schemas[0] if current.schemas else Schema(scope.bound)
+        des = desired.schemas[0] if desired.schemas else Schema(scope.bound)
+        return diff_schemas(cur, des, fold_case=fold_case)
+    return diff_realms(current, desired, fold_case=fold_case)
 
 
 def destructive_statements(plan: Plan) -> list[str]:

@@ -40,6 +40,8 @@ from atlas_operator.engine.changes import (
 )
 from atlas_operator.engine.model import Check, Column, Realm, Schema, Table
 
+E = TypeVar("E")
+
 COLUMN_ASPECTS: tuple[str, ...] = (
     "type",
     "nullable",
@@ -53,45 +55,56 @@ COLUMN_ASPECTS: tuple[str, ...] = (
 )
 
 
-def diff_realms(current: Realm, desired: Realm) -> list[Change]:
+def fold_key(fold_case: bool) -> Callable[[str], str]:
+    """How names compare: exactly, or case-insensitively (SQLite identifiers)."""
+    return str.lower if fold_case else str
+
+
+def by_key(items: Sequence[E], key: Callable[[str], str]) -> dict[str, E]:
+    return {key(getattr(item, "name")): item for item in items}  # noqa: B009
+
+
+def diff_realms(current: Realm, desired: Realm, *, fold_case: bool = False) -> list[Change]:
     """Realm scope: schemas missing from `desired` are dropped, new ones added."""
+    key = fold_key(fold_case)
+    wanted, present = by_key(desired.schemas, key), by_key(current.schemas, key)
     changes: list[Change] = []
     for schema in current.schemas:
-        target = desired.schema(schema.name)
+        target = wanted.get(key(schema.name))
         if target is None:
             changes.append(DropSchema(schema))
         else:
-            changes.extend(diff_schemas(schema, target))
+            changes.extend(diff_schemas(schema, target, fold_case=fold_case))
     for schema in desired.schemas:
-        if current.schema(schema.name) is None:
+        if key(schema.name) not in present:
             changes.append(AddSchema(schema))
             changes.extend(AddTable(schema.name, table) for table in schema.tables)
     return changes
 
 
-def diff_schemas(current: Schema, desired: Schema) -> list[Change]:
+def diff_schemas(current: Schema, desired: Schema, *, fold_case: bool = False) -> list[Change]:
     """One schema's changes; the schema names themselves are not compared."""
+    key = fold_key(fold_case)
+    wanted, present = by_key(desired.tables, key), by_key(current.tables, key)
     changes: list[Change] = []
     attrs = ("charset", "collation", "comment")
     if any(getattr(current, a) != getattr(desired, a) for a in attrs):
         changes.append(ModifySchema(current, desired))
     for table in current.tables:
-        target = desired.table(table.name)
+        target = wanted.get(key(table.name))
         if target is None:
             changes.append(DropTable(current.name, table))
             continue
-        table_changes = diff_tables(table, target)
+        table_changes = diff_tables(table, target, fold_case=fold_case)
         if table_changes:
             changes.append(ModifyTable(desired.name, table, target, tuple(table_changes)))
     changes.extend(
-        AddTable(desired.name, table)
-        for table in desired.tables
-        if current.table(table.name) is None
+        AddTable(desired.name, table) for table in desired.tables if key(table.name) not in present
     )
     return changes
 
 
-def diff_tables(current: Table, desired: Table) -> list[TableChange]:
+def diff_tables(current: Table, desired: Table, *, fold_case: bool = False) -> list[TableChange]:
     changes: list[TableChange] = []
     if current.comment != desired.comment:
         changes.append(ModifyTableAttr("comment", current.comment, desired.comment))
@@ -99,7 +112,7 @@ def diff_tables(current: Table, desired: Table) -> list[TableChange]:
         before, after = current.option(name), desired.option(name)
         if before != after:
             changes.append(ModifyTableAttr(name, before, after))
-    changes.extend(diff_columns(current, desired))
+    changes.extend(diff_columns(current, desired, fold_key(fold_case)))
     changes.extend(diff_primary_keys(current, desired))
     changes.extend(diff_named(current.indexes, desired.indexes, AddIndex, DropIndex, ModifyIndex))
     changes.extend(
@@ -115,15 +128,18 @@ def diff_tables(current: Table, desired: Table) -> list[TableChange]:
     return changes
 
 
-def diff_columns(current: Table, desired: Table) -> list[TableChange]:
+def diff_columns(
+    current: Table, desired: Table, key: Callable[[str], str] = str
+) -> list[TableChange]:
+    wanted, present = by_key(desired.columns, key), by_key(current.columns, key)
     changes: list[TableChange] = []
     for column in current.columns:
-        target = desired.column(column.name)
+        target = wanted.get(key(column.name))
         if target is None:
             changes.append(DropColumn(column))
         elif target != column:
             changes.append(ModifyColumn(column, target, column_change_kinds(column, target)))
-    changes.extend(AddColumn(c) for c in desired.columns if current.column(c.name) is None)
+    changes.extend(AddColumn(c) for c in desired.columns if key(c.name) not in present)
     return changes
 
 
@@ -144,9 +160,6 @@ def diff_primary_keys(current: Table, desired: Table) -> list[TableChange]:
     if before.columns == after.columns:
         return []  # a name-only change: PostgreSQL cannot rename it in Atlas either
     return [ModifyPrimaryKey(before, after)]
-
-
-E = TypeVar("E")
 
 
 def diff_named(

@@ -114,6 +114,8 @@ class Driver(ABC):
     dialect: Dialect
     transactional_ddl: bool
     """Whether DDL can be rolled back (PostgreSQL, SQLite) or commits implicitly (MySQL)."""
+    case_insensitive_names: bool = False
+    """Whether the database folds identifier case when it compares names (SQLite)."""
 
     @abstractmethod
     def open(self, url: DatabaseURL) -> Session:
@@ -124,8 +126,17 @@ class Driver(ABC):
         """The schemas in scope, as the database describes them."""
 
     @abstractmethod
-    def plan(self, changes: Sequence[Change], scope: Scope) -> list[PlannedStatement]:
-        """Ordered statements that make the changes (qualified only in realm scope)."""
+    def plan(
+        self,
+        changes: Sequence[Change],
+        scope: Scope,
+        *,
+        concurrent_index: tuple[bool, bool] = (False, False),
+    ) -> list[PlannedStatement]:
+        """Ordered statements that make the changes (qualified only in realm scope).
+
+        `concurrent_index` is (create, drop): build or drop indexes of existing tables
+        without locking writes, where the database can (PostgreSQL)."""
 
     @abstractmethod
     def clean(self, session: Session, scope: Scope) -> None:

@@ -103,6 +103,7 @@ class SQLiteDriver(Driver):
     name = "sqlite"
     dialect = Dialect.SQLITE
     transactional_ddl = True
+    case_insensitive_names = True
 
     def open(self, url: DatabaseURL) -> SQLiteSession:
         return SQLiteSession(url)
@@ -113,7 +114,13 @@ class SQLiteDriver(Driver):
     def inspect(self, session: Session, scope: Scope) -> Realm:
         return Realm(schemas=(inspect_main(session),))
 
-    def plan(self, changes: Sequence[Change], scope: Scope) -> list[PlannedStatement]:
+    def plan(
+        self,
+        changes: Sequence[Change],
+        scope: Scope,
+        *,
+        concurrent_index: tuple[bool, bool] = (False, False),
+    ) -> list[PlannedStatement]:
         return [
             s
             for change in order_changes(changes, split_foreign_keys=False)
