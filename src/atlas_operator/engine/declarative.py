@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from atlas_operator.engine.changes import (
@@ -158,6 +158,9 @@ def diff_states(
         # Schema scope: compare contents whatever each side's schema is called.
         cur = current.schemas[0] if current.schemas else Schema(scope.bound)
         des = desired.schemas[0] if desired.schemas else Schema(scope.bound)
+        # The desired schema's own attributes come from the dev database, not from the
+        # desired state: a schema-bound plan changes what is inside the schema only.
+        des = replace(des, charset=cur.charset, collation=cur.collation, comment=cur.comment)
         return diff_schemas(cur, des, fold_case=fold_case)
     return diff_realms(current, desired, fold_case=fold_case)
 
