@@ -17,8 +17,11 @@ $(BIN)/atlas-operator: pyproject.toml
 
 venv: $(BIN)/atlas-operator
 
+# The Getting Started AtlasSchema, reconciled in local mode onto ./quickstart.db,
+# then the resulting table as the engine inspects it.
 quickstart: venv
-	$(BIN)/atlas-operator crds
+	$(BIN)/atlas-operator reconcile -f examples/quickstart-sqlite.yaml
+	$(BIN)/atlas-operator schema inspect -u sqlite://quickstart.db
 
 services:
 	hack/test-services.sh > /dev/null

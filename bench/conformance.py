@@ -38,6 +38,7 @@ sys.path.insert(0, str(REPO))
 from atlas_operator.engine.declarative import (  # noqa: E402
     ApplyPolicy,
     diff_states,
+    run_in_dependency_order,
     schema_apply,
 )
 from atlas_operator.engine.drivers import driver_for  # noqa: E402
@@ -48,6 +49,34 @@ from atlas_operator.engine.urls import DatabaseURL, parse_url  # noqa: E402
 CONFORMANCE = Path(os.environ.get("ATLAS_CONFORMANCE_DIR", REPO.parent / "shared" / "conformance"))
 # Object kinds of the cases' `needs` that the engine models (the rest are reported).
 SUPPORTED_NEEDS = frozenset({"schema"})
+# Roles the PostgreSQL privilege cases expect (shared/conformance/README.md).
+PG_ROLES = [
+    "readonly_user",
+    "app_user",
+    "admin_role",
+    '"user-with-dash"',
+    '"user.with.dot"',
+    '"user with spaces"',
+    '"CamelCaseUser"',
+    '"UPPERCASE_USER"',
+    "user1",
+    "user2",
+    "user3",
+    "user4",
+    '"My User"',
+    "reader",
+    "writer",
+    "admin",
+    "reader1",
+    "reader2",
+    "writer1",
+    "writer2",
+    "role1",
+    "role2",
+    "power_user",
+    '"user@domain.com"',
+    "psqldef_user LOGIN",
+]
 FILES = {
     "postgres": "sqldef_postgres.jsonl",
     "mariadb": "sqldef_mysql.jsonl",
@@ -75,8 +104,13 @@ class Backend:
     tmp: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="conformance-")))
 
     @contextmanager
-    def fresh(self) -> Iterator[tuple[DatabaseURL, DatabaseURL, DatabaseURL]]:
-        """Fresh (target, dev, oracle) databases, dropped afterwards."""
+    def fresh(
+        self, *, realm: bool = False
+    ) -> Iterator[tuple[DatabaseURL, DatabaseURL, DatabaseURL]]:
+        """Fresh (target, dev, oracle) databases, dropped afterwards.
+
+        PostgreSQL cases that use several schemas run at database (realm) scope, the
+        others bound to `public`."""
         if self.dialect == "sqlite":
             name = uuid.uuid4().hex[:8]
             yield (
@@ -103,7 +137,12 @@ class Backend:
         names = [f"conf_{suffix}", f"confdev_{suffix}", f"conforacle_{suffix}"]
         self.sql(*[f"CREATE DATABASE {n}" for n in names])
         try:
-            target, dev, oracle = (self.admin.with_database(n).with_schema("public") for n in names)
+            target, dev, oracle = (
+                self.admin.with_database(n)
+                if realm
+                else self.admin.with_database(n).with_schema("public")
+                for n in names
+            )
             yield target, dev, oracle
         finally:
             self.sql(*[f"DROP DATABASE IF EXISTS {n} WITH (FORCE)" for n in names])
@@ -119,8 +158,9 @@ class Backend:
 def run_raw(url: DatabaseURL, sql: str) -> None:
     driver = driver_for(url)
     with driver.open(url) as session:
-        for statement in split_statements(sql, driver.dialect):
-            session.execute(statement.text)
+        # sqldef's harness sorts statements by dependency; retrying does the same.
+        statements = [s.text for s in split_statements(sql, driver.dialect)]
+        run_in_dependency_order(session, statements, "case")
 
 
 def plan(target: DatabaseURL, dev: DatabaseURL, sql: str, *, apply: bool) -> list[str]:
@@ -197,7 +237,7 @@ def run_case(case: dict[str, Any], backend: Backend) -> Result:
     started = time.monotonic()
     step = "setup"
     try:
-        with backend.fresh() as (target, dev, oracle):
+        with backend.fresh(realm="schema" in case["features"]) as (target, dev, oracle):
             run_raw(target, case["current"])
             step = "inspect round trip"
             leftover = plan(target, dev, case["current"], apply=False)
@@ -244,6 +284,13 @@ def make_backend(dialect: str) -> Backend:
     urls = service_urls()
     admin = parse_url(urls.mariadb if dialect == "mariadb" else urls.postgres)
     backend = Backend(dialect, admin=admin)
+    if dialect == "postgres":
+        backend.sql(
+            *[
+                f"DO $$ BEGIN CREATE ROLE {role}; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+                for role in PG_ROLES
+            ]
+        )
     driver = driver_for(admin)
     with driver.open(admin) as session:
         backend.version = str(

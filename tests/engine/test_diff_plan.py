@@ -77,7 +77,9 @@ def test_destructive_changes_are_drops_of_tables_and_columns() -> None:
     before = Schema("s", (table("t", Column("a", "text")), table("gone")))
     after = Schema("s", (table("t"),))
     found = destructive_changes(diff_schemas(before, after))
-    assert {type(c) for c in found} == {DropTable, DropColumn}
+    assert {type(c) for c in found} == {DropTable, ModifyTable}
+    modify = next(c for c in found if isinstance(c, ModifyTable))
+    assert [type(c) for c in modify.changes] == [DropColumn]
 
 
 def test_checks_match_by_expression_ignoring_outer_parentheses() -> None:

@@ -235,15 +235,18 @@ def skip_changes(changes: list[Change], skip: frozenset[str]) -> list[Change]:
 DESTRUCTIVE = (DropSchema, DropTable)
 
 
-def destructive_changes(changes: list[Change]) -> list[Change | TableChange]:
-    """Changes that lose data: dropped schemas, tables and (non-generated) columns."""
-    found: list[Change | TableChange] = []
+def destructive_changes(changes: list[Change]) -> list[Change]:
+    """Changes that lose data: dropped schemas, tables and (non-generated) columns.
+
+    A dropped column comes back as a ModifyTable holding only that drop, so each
+    finding can be rendered as a statement of its own for the lint message."""
+    found: list[Change] = []
     for change in changes:
         if isinstance(change, DESTRUCTIVE):
             found.append(change)
         elif isinstance(change, ModifyTable):
             found.extend(
-                c
+                change.with_changes((c,))
                 for c in change.changes
                 if isinstance(c, DropColumn) and c.column.generated is None
             )

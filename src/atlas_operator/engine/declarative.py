@@ -18,7 +18,6 @@ from typing import Literal
 
 from atlas_operator.engine.changes import (
     Change,
-    TableChange,
     destructive_changes,
     skip_changes,
 )
@@ -74,6 +73,7 @@ class Plan:
     desired: Realm
     changes: list[Change]
     statements: list[PlannedStatement]
+    driver: Driver
 
     @property
     def sql(self) -> list[str]:
@@ -110,18 +110,36 @@ def load_sql_on_dev(
                 f"the dev database {dev_url.redacted()} is not clean: it must be empty before use"
             )
         try:
-            for statement in split_statements(sql, driver.dialect):
-                try:
-                    dev.execute(statement.text)
-                except DatabaseError as err:
-                    raise DevDatabaseError(
-                        f'read state from "{source}": executing statement: '
-                        f'"{statement.text}": {err}'
-                    ) from None
+            run_in_dependency_order(
+                dev, [s.text for s in split_statements(sql, driver.dialect)], source
+            )
             realm = driver.inspect(dev, scope)
         finally:
             driver.clean(dev, scope)
     return exclude_realm(realm, policy.exclude, scope.bound)
+
+
+def run_in_dependency_order(dev: Session, statements: list[str], source: str) -> None:
+    """Runs statements in file order; a statement that fails is retried after the others.
+
+    A schema file is a description, not a script: a table may reference one defined
+    further down. Retrying until no statement makes progress orders such files the
+    way the database needs; when nothing progresses, the first failure is reported.
+    """
+    pending = statements
+    while pending:
+        failed: list[tuple[str, DatabaseError]] = []
+        for statement in pending:
+            try:
+                dev.execute(statement)
+            except DatabaseError as err:
+                failed.append((statement, err))
+        if len(failed) == len(pending):
+            first, error = failed[0]
+            raise DevDatabaseError(
+                f'read state from "{source}": executing statement: "{first}": {error}'
+            )
+        pending = [statement for statement, _ in failed]
 
 
 def dev_scope(
@@ -148,7 +166,7 @@ def plan_apply(session: Session, driver: Driver, desired: Realm, policy: ApplyPo
     statements = driver.plan(
         changes, scope, concurrent_index=(policy.concurrent_create, policy.concurrent_drop)
     )
-    return Plan(session.url, scope, current, desired, changes, statements)
+    return Plan(session.url, scope, current, desired, changes, statements, driver)
 
 
 def diff_states(
@@ -166,25 +184,12 @@ def diff_states(
 
 
 def destructive_statements(plan: Plan) -> list[str]:
-    """The planned statements that carry destructive changes, for the lint message."""
-    destructive: list[Change | TableChange] = destructive_changes(plan.changes)
-    if not destructive:
-        return []
-    names = {describe(c) for c in destructive}
-    found = [s.sql for s in plan.statements if any(n in s.comment for n in names)]
-    return found or [s.sql for s in plan.statements if s.sql.upper().startswith("DROP")]
-
-
-def describe(change: Change | TableChange) -> str:
-    from atlas_operator.engine.changes import DropColumn, DropSchema, DropTable
-
-    if isinstance(change, DropSchema):
-        return f'Drop schema named "{change.schema.name}"'
-    if isinstance(change, DropTable):
-        return f'Drop "{change.table.name}" table'
-    if isinstance(change, DropColumn):
-        return f'Drop column "{change.column.name}"'
-    return type(change).__name__
+    """One statement per destructive change (DS101–DS103), for the lint message."""
+    return [
+        statement.sql
+        for change in destructive_changes(plan.changes)
+        for statement in plan.driver.plan([change], plan.scope)
+    ]
 
 
 def check_policy(plan: Plan, policy: ApplyPolicy) -> None:

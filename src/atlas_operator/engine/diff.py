@@ -52,6 +52,7 @@ COLUMN_ASPECTS: tuple[str, ...] = (
     "comment",
     "charset",
     "collation",
+    "on_update",
 )
 
 

@@ -34,6 +34,10 @@ class Identity:
     always: bool = False
     start: int = 1
     increment: int = 1
+    min_value: int | None = None
+    """None: the default for the type and direction."""
+    max_value: int | None = None
+    cache: int = 1
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ class Column:
     comment: str | None = None
     charset: str | None = None
     collation: str | None = None
+    on_update: str | None = None
+    """MySQL `ON UPDATE` expression (`current_timestamp()`); None when there is none."""
 
 
 @dataclass(frozen=True)

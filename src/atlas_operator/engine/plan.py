@@ -61,7 +61,7 @@ def order_changes(changes: Sequence[Change], *, split_foreign_keys: bool = True)
         *created,
         *main,
         *fk_adds,
-        *sort_dropped_tables(dropped),
+        *sort_dropped_tables(dropped, detach_cycles=split_foreign_keys),
         *drops_schema,
     ]
 
@@ -150,8 +150,12 @@ def refers_to(fk: ForeignKey, schema: str, keys: set[tuple[str, str]]) -> bool:
     return (fk.ref_schema or schema, fk.ref_table) in keys
 
 
-def sort_dropped_tables(dropped: list[DropTable]) -> list[Change]:
-    """Referencing tables are dropped before the tables they reference."""
+def sort_dropped_tables(dropped: list[DropTable], *, detach_cycles: bool = False) -> list[Change]:
+    """Referencing tables are dropped before the tables they reference.
+
+    Tables that reference each other (a cycle) cannot all go first: with
+    `detach_cycles`, the keys that point at the table dropped first are dropped
+    before it (PostgreSQL refuses to drop a table another one still references)."""
     pending = {(c.schema, c.table.name): c for c in dropped}
     ordered: list[Change] = []
     while pending:
@@ -161,7 +165,31 @@ def sort_dropped_tables(dropped: list[DropTable]) -> list[Change]:
             for dep in table_dependencies(c.table, c.schema)
             if dep != key
         }
-        ready = [key for key in pending if key not in referenced] or list(pending)[:1]
+        ready = [key for key in pending if key not in referenced]
+        if not ready:
+            ready = list(pending)[:1]
+            if detach_cycles:
+                ordered.extend(detach_references(pending, ready[0]))
         for key in ready:
             ordered.append(pending.pop(key))
     return ordered
+
+
+def detach_references(
+    pending: dict[tuple[str, str], DropTable], key: tuple[str, str]
+) -> list[Change]:
+    """Drops the foreign keys of the other pending tables that reference `key`."""
+    detached: list[Change] = []
+    for other, change in list(pending.items()):
+        if other == key:
+            continue
+        table = change.table
+        refs = tuple(f for f in table.foreign_keys if refers_to(f, change.schema, {key}))
+        if not refs:
+            continue
+        kept = replace(table, foreign_keys=tuple(f for f in table.foreign_keys if f not in refs))
+        detached.append(
+            ModifyTable(change.schema, table, kept, tuple(DropForeignKey(f) for f in refs))
+        )
+        pending[other] = DropTable(change.schema, kept)
+    return detached

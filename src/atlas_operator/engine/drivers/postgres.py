@@ -1,11 +1,21 @@
-"""PostgreSQL: inspection from pg_catalog (one query per element kind for the whole
-scope) and planning with transactional DDL.
+"""PostgreSQL: a psycopg 3 session, inspection from pg_catalog, planning, dev cleaning.
 
-Values are kept as the server prints them: `format_type` for types, `pg_get_expr`
-for defaults and predicates, `pg_get_constraintdef` for checks, so a desired state
-run on a dev database and the target compare equal when they mean the same.
-Columns whose default draws from a sequence they own are reported as
-`serial`/`bigserial`/`smallserial`, as Atlas does, so plans can create them.
+Inspection reads a whole scope with a fixed number of catalog queries (schemas,
+tables, columns, indexes, constraints), whatever the number of tables. Values are
+kept as the server prints them (`format_type` for types, `pg_get_expr` for defaults
+and predicates, `pg_get_constraintdef` for checks), so a desired state run on a dev
+database and the target compare equal when they mean the same.
+
+As in Atlas (reference §6.3), an integer column whose default draws from a sequence
+the column owns is reported as `serial`/`bigserial`/`smallserial` without a default:
+that is how `serial` columns are stored, and reporting them as such lets a plan
+create them (the model has no standalone sequences). A default that draws from a
+sequence the column does not own (`create sequence s; … default nextval('s')`)
+stays an integer with its `nextval('s'::regclass)` default.
+
+Planning follows Atlas's PostgreSQL planner: names are qualified only in realm
+scope; a table's changes are one `ALTER TABLE` (constraint drops first) with
+`DROP INDEX` before it and `CREATE INDEX`, comments and sequence drops after it.
 """
 
 from __future__ import annotations
@@ -13,10 +23,11 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import psycopg
+from psycopg.pq import TransactionStatus
 
 from atlas_operator.engine.changes import (
     AddCheck,
@@ -44,6 +55,7 @@ from atlas_operator.engine.changes import (
     ModifyTableAttr,
     TableChange,
 )
+from atlas_operator.engine.diff import encloses_all
 from atlas_operator.engine.drivers.base import (
     DatabaseError,
     Driver,
@@ -69,32 +81,60 @@ from atlas_operator.engine.plan import order_changes
 from atlas_operator.engine.statements import Dialect
 from atlas_operator.engine.urls import DatabaseURL
 
-SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
-FK_ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
-SERIALS = {"integer": "serial", "bigint": "bigserial", "smallint": "smallserial"}
+# Schemas that are never user schemas (Atlas's list); pg_temp_N / pg_toast_temp_N by pattern.
+SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast", "crdb_internal", "pg_extension")
+TEMP_SCHEMA = r"^pg_(toast_)?temp_"
+FK_ACTIONS = {
+    "a": "NO ACTION",
+    "r": "RESTRICT",
+    "c": "CASCADE",
+    "n": "SET NULL",
+    "d": "SET DEFAULT",
+}
+SERIAL_TYPES = {"smallint": "smallserial", "integer": "serial", "bigint": "bigserial"}
+SERIAL_BASES = {serial: base for base, serial in SERIAL_TYPES.items()}
+TYPE_MAX = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
+CONNECT_TIMEOUT = 10
+
+
+# --- session ---------------------------------------------------------------------------
 
 
 class PostgresSession(Session):
+    """An autocommit connection: transactions are explicit BEGIN/COMMIT/ROLLBACK, so the
+    executor decides what runs inside one (CREATE INDEX CONCURRENTLY must not)."""
+
     def __init__(self, url: DatabaseURL) -> None:
         self.url = url
         try:
-            self.conn = psycopg.connect(url.dsn_for_psycopg(), autocommit=True, connect_timeout=10)
+            self.conn = psycopg.connect(
+                url.dsn_for_psycopg(), autocommit=True, connect_timeout=CONNECT_TIMEOUT
+            )
         except psycopg.Error as err:
-            raise DatabaseError(f"cannot connect to {url.redacted()}: {first_line(err)}") from None
-        if url.schema:
+            reason = scrub(one_line(str(err)), url)
+            raise DatabaseError(f"cannot connect to {url.redacted()}: {reason}") from None
+        if url.schema is not None:
+            # Unqualified DDL and catalog output (regclass, format_type) then name
+            # objects of the bound schema without a qualifier, as Atlas prints them.
             self.execute(f"SET search_path TO {quote(url.schema)}")
 
     def execute(self, sql: str) -> None:
         try:
+            # Bytes: no parameters, so `%` in the statement is never a placeholder.
             self.conn.execute(sql.encode())
         except psycopg.Error as err:
-            raise DatabaseError(server_message(err)) from None
+            raise DatabaseError(scrub(server_message(err, sql), self.url)) from None
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
-            return list(self.conn.execute(sql, tuple(params)).fetchall())
+            cursor = self.conn.execute(sql.encode(), tuple(params) if params else None)
+            return list(cursor.fetchall())
         except psycopg.Error as err:
-            raise DatabaseError(server_message(err)) from None
+            raise DatabaseError(scrub(server_message(err, sql), self.url)) from None
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.conn.info.transaction_status != TransactionStatus.IDLE
 
     def begin(self) -> None:
         self.execute("BEGIN")
@@ -103,22 +143,43 @@ class PostgresSession(Session):
         self.execute("COMMIT")
 
     def rollback(self) -> None:
-        self.execute("ROLLBACK")
+        if self.in_transaction:
+            self.execute("ROLLBACK")
 
     def close(self) -> None:
         self.conn.close()
 
 
-def first_line(err: Exception) -> str:
-    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+def one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
-def server_message(err: psycopg.Error) -> str:
-    diag = err.diag
-    message = diag.message_primary or first_line(err)
-    if diag.message_detail:
-        message += f" ({diag.message_detail})"
+def scrub(message: str, url: DatabaseURL) -> str:
+    """Belt and braces: a client message should never hold the password, and now cannot."""
+    if url.password:
+        message = message.replace(url.password, "xxxxx")
     return message
+
+
+def server_message(err: psycopg.Error, sql: str) -> str:
+    """The server's own words: primary message, where in the statement, and the detail."""
+    diag = err.diag
+    if not diag.message_primary:
+        return one_line(str(err)) or type(err).__name__
+    message = diag.message_primary
+    if diag.statement_position:
+        message += f" ({position_text(sql, int(diag.statement_position))})"
+    if diag.message_detail:
+        message += f": {one_line(diag.message_detail)}"
+    return message
+
+
+def position_text(sql: str, position: int) -> str:
+    """A 1-based character position as `line L, column C`."""
+    before = sql[: max(position - 1, 0)]
+    line = before.count("\n") + 1
+    column = len(before) - (before.rfind("\n") + 1) + 1
+    return f"line {line}, column {column}"
 
 
 def quote(name: str) -> str:
@@ -127,6 +188,9 @@ def quote(name: str) -> str:
 
 def quote_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+# --- driver ----------------------------------------------------------------------------
 
 
 class PostgresDriver(Driver):
@@ -138,7 +202,7 @@ class PostgresDriver(Driver):
         return PostgresSession(url)
 
     def inspect(self, session: Session, scope: Scope) -> Realm:
-        return Inspector(session, scope).realm()
+        return inspect_realm(session, scope)
 
     def plan(
         self,
@@ -151,26 +215,168 @@ class PostgresDriver(Driver):
         return [s for change in order_changes(changes) for s in planner.change(change)]
 
     def is_clean(self, session: Session, scope: Scope) -> bool:
-        realm = self.inspect(session, scope)
-        if scope.bound is None and any(s.name != "public" for s in realm.schemas):
+        """Nothing droppable in scope: the bound schema, or (realm) only an empty `public`.
+
+        Stricter than Atlas, which counts tables only: a leftover sequence, view, type
+        or function would make the next load of the same desired SQL fail anyway."""
+        if scope.bound is not None:
+            return not droppable_objects(session, [scope.bound])
+        schemas = [name for name, _ in user_schemas(session)]
+        if any(name != "public" for name in schemas):
             return False
-        return all(not schema.tables for schema in realm.schemas)
+        return not droppable_objects(session, schemas)
 
     def clean(self, session: Session, scope: Scope) -> None:
-        names = [scope.bound] if scope.bound else [s.name for s in Inspector(session, scope).schemas()]
-        for name in names:
-            session.execute(f"DROP SCHEMA IF EXISTS {quote(name)} CASCADE")
-        if scope.bound:
-            session.execute(f"CREATE SCHEMA {quote(scope.bound)}")
+        """Empties the bound schema; in realm scope drops every schema but `public`,
+        which is emptied. Schemas that stay are emptied object by object rather than
+        dropped and recreated, so their owner, grants and comment survive."""
+        if isinstance(session, PostgresSession):
+            session.rollback()  # a desired state may have left a transaction open
+        if scope.bound is not None:
+            keep = scope.bound
         else:
-            session.execute('CREATE SCHEMA IF NOT EXISTS "public"')
+            keep = "public"
+            others = [name for name, _ in user_schemas(session) if name != keep]
+            if others:
+                session.execute(f"DROP SCHEMA IF EXISTS {', '.join(map(quote, others))} CASCADE")
+        for statement in drop_statements(droppable_objects(session, [keep])):
+            session.execute(statement)
+        session.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(keep)}")
 
 
 # --- inspection ------------------------------------------------------------------------
 
+# Objects an extension owns belong to the extension, not to the user's schema.
+NOT_EXTENSION_MEMBER = (
+    "NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = {catalog}::regclass"
+    " AND e.objid = {oid} AND e.deptype = 'e')"
+)
+
+SCHEMAS_QUERY = (
+    "SELECT n.nspname, obj_description(n.oid, 'pg_namespace') FROM pg_namespace n"
+    " WHERE n.nspname <> ALL (%s) AND n.nspname !~ %s AND "
+    + NOT_EXTENSION_MEMBER.format(catalog="'pg_namespace'", oid="n.oid")
+    + " ORDER BY n.nspname"
+)
+
+TABLES_QUERY = (
+    "SELECT n.nspname, c.relname, obj_description(c.oid, 'pg_class')"
+    " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = ANY (%s) AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND "
+    + NOT_EXTENSION_MEMBER.format(catalog="'pg_class'", oid="c.oid")
+    + " ORDER BY n.nspname, c.relname"
+)
+
+# One row per column. `serial` is true when the default is nextval() of a sequence the
+# column owns (deptype 'a', what SERIAL and OWNED BY create); the identity sequence
+# (deptype 'i') gives the identity options.
+COLUMNS_QUERY = """
+SELECT n.nspname, c.relname, a.attname,
+  format_type(a.atttypid, a.atttypmod),
+  a.attnotnull,
+  pg_get_expr(d.adbin, d.adrelid),
+  pg_get_expr(d.adbin, d.adrelid, true),
+  a.attidentity::text,
+  a.attgenerated::text,
+  col_description(c.oid, a.attnum),
+  CASE WHEN a.attcollation <> t.typcollation THEN co.collname END,
+  EXISTS (
+    SELECT 1 FROM pg_depend o
+    WHERE o.classid = 'pg_class'::regclass AND o.refclassid = 'pg_class'::regclass
+      AND o.refobjid = a.attrelid AND o.refobjsubid = a.attnum AND o.deptype = 'a'
+      AND pg_get_expr(d.adbin, d.adrelid)
+        = 'nextval(' || quote_literal(o.objid::regclass::text) || '::regclass)'
+  ),
+  s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+LEFT JOIN pg_collation co ON co.oid = a.attcollation
+LEFT JOIN LATERAL (
+  SELECT q.seqstart, q.seqincrement, q.seqmin, q.seqmax, q.seqcache
+  FROM pg_depend i JOIN pg_sequence q ON q.seqrelid = i.objid
+  WHERE i.classid = 'pg_class'::regclass AND i.refclassid = 'pg_class'::regclass
+    AND i.refobjid = a.attrelid AND i.refobjsubid = a.attnum AND i.deptype = 'i'
+  LIMIT 1
+) s ON a.attidentity <> ''
+WHERE n.nspname = ANY (%s) AND c.relkind IN ('r', 'p') AND a.attnum > 0
+  AND NOT a.attisdropped
+ORDER BY n.nspname, c.relname, a.attnum
+"""
+
+# One row per index, its key parts as parallel arrays (k counts from 0: int2vector and
+# oidvector subscripts start at 0). Exclusion constraints are not modelled and skipped.
+INDEXES_QUERY = """
+SELECT n.nspname, t.relname, i.relname, x.indisprimary, x.indisunique, am.amname,
+  pg_get_expr(x.indpred, x.indrelid, true),
+  con.contype::text, con.conname,
+  obj_description(i.oid, 'pg_class'),
+  ARRAY(
+    SELECT a.attname FROM generate_series(0, x.indnkeyatts - 1) k
+    LEFT JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[k]
+    ORDER BY k
+  ),
+  ARRAY(
+    SELECT pg_get_indexdef(x.indexrelid, k + 1, true)
+    FROM generate_series(0, x.indnkeyatts - 1) k ORDER BY k
+  ),
+  ARRAY(
+    SELECT (x.indoption[k] & 1) = 1 FROM generate_series(0, x.indnkeyatts - 1) k ORDER BY k
+  ),
+  ARRAY(
+    SELECT CASE WHEN o.opcdefault THEN NULL ELSE o.opcname END
+    FROM generate_series(0, x.indnkeyatts - 1) k
+    LEFT JOIN pg_opclass o ON o.oid = x.indclass[k]
+    ORDER BY k
+  ),
+  ARRAY(
+    SELECT a.attname FROM generate_series(x.indnkeyatts, x.indnatts - 1) k
+    JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[k]
+    ORDER BY k
+  )
+FROM pg_index x
+JOIN pg_class i ON i.oid = x.indexrelid
+JOIN pg_class t ON t.oid = x.indrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+JOIN pg_am am ON am.oid = i.relam
+LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid AND con.conrelid = x.indrelid
+  AND con.contype IN ('p', 'u', 'x')
+WHERE n.nspname = ANY (%s) AND t.relkind IN ('r', 'p')
+  AND (con.contype IS NULL OR con.contype <> 'x')
+ORDER BY n.nspname, t.relname, i.relname
+"""
+
+# Checks and foreign keys. NOT NULL constraints (contype 'n', PostgreSQL 18) are columns'
+# business; constraints cloned onto partitions (conparentid) belong to their parent.
+CONSTRAINTS_QUERY = """
+SELECT n.nspname, c.relname, con.conname, con.contype::text,
+  pg_get_constraintdef(con.oid, true),
+  ARRAY(
+    SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(num, ord)
+    JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num ORDER BY k.ord
+  ),
+  fn.nspname, fc.relname,
+  ARRAY(
+    SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(num, ord)
+    JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num ORDER BY k.ord
+  ),
+  con.confupdtype::text, con.confdeltype::text
+FROM pg_constraint con
+JOIN pg_class c ON c.oid = con.conrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_class fc ON fc.oid = con.confrelid
+LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
+WHERE n.nspname = ANY (%s) AND con.contype IN ('c', 'f') AND con.conparentid = 0
+ORDER BY n.nspname, c.relname, con.conname
+"""
+
 
 @dataclass
-class TableBuild:
+class TableParts:
+    """What the catalog queries say about one table, gathered before building it."""
+
     name: str
     comment: str | None
     columns: list[Column] = field(default_factory=list)
@@ -179,344 +385,315 @@ class TableBuild:
     foreign_keys: list[ForeignKey] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
 
-
-class Inspector:
-    """Reads one scope with a fixed number of catalog queries."""
-
-    def __init__(self, session: Session, scope: Scope) -> None:
-        self.session = session
-        self.scope = scope
-
-    def schemas(self) -> list[tuple[str, str | None]]:
-        rows = self.session.query(
-            "SELECT n.nspname, obj_description(n.oid, 'pg_namespace') FROM pg_namespace n"
-            " WHERE n.nspname <> ALL(%s) AND n.nspname NOT LIKE 'pg\\_temp\\_%%'"
-            " AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%%'"
-            " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = n.oid AND d.deptype = 'e')"
-            " ORDER BY 1",
-            [list(SYSTEM_SCHEMAS)],
-        )
-        return [(name, comment) for name, comment in rows if self.scope.includes(name)]
-
-    def realm(self) -> Realm:
-        schemas = self.schemas()
-        names = [name for name, _ in schemas]
-        tables: dict[tuple[str, str], TableBuild] = {}
-        for schema, table, comment in self.session.query(
-            "SELECT n.nspname, c.relname, obj_description(c.oid, 'pg_class') FROM pg_class c"
-            " JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY(%s) AND NOT c.relispartition"
-            " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')"
-            " ORDER BY 1, 2",
-            [names],
-        ):
-            tables[(schema, table)] = TableBuild(table, comment)
-        self.columns(names, tables)
-        self.indexes(names, tables)
-        self.constraints(names, tables)
-        by_schema: dict[str, list[Table]] = defaultdict(list)
-        for (schema, _), build in tables.items():
-            by_schema[schema].append(finish_table(build))
-        return Realm(
-            schemas=tuple(
-                Schema(name=name, tables=tuple(by_schema[name]), comment=comment)
-                for name, comment in schemas
-            )
+    def build(self) -> Table:
+        return Table(
+            name=self.name,
+            columns=tuple(self.columns),
+            primary_key=self.primary_key,
+            indexes=tuple(sorted(self.indexes, key=lambda i: i.name)),
+            foreign_keys=tuple(sorted(self.foreign_keys, key=lambda f: f.name)),
+            checks=tuple(sorted(self.checks, key=lambda c: c.name or "")),
+            comment=self.comment,
         )
 
-    def columns(self, names: list[str], tables: dict[tuple[str, str], TableBuild]) -> None:
-        for row in self.session.query(
-            "SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod),"
-            " a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated,"
-            " col_description(c.oid, a.attnum),"
-            " CASE WHEN a.attcollation <> t.typcollation THEN co.collname END,"
-            " s.seqstart, s.seqincrement, owned.seq"
-            " FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
-            " JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " JOIN pg_type t ON t.oid = a.atttypid"
-            " LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum"
-            " LEFT JOIN pg_collation co ON co.oid = a.attcollation"
-            # The sequence a column owns (serial or identity), if any.
-            " LEFT JOIN LATERAL (SELECT dep.objid::regclass::text AS seq, dep.objid FROM pg_depend dep"
-            "   WHERE dep.refobjid = c.oid AND dep.refobjsubid = a.attnum"
-            "   AND dep.classid = 'pg_class'::regclass AND dep.deptype IN ('a', 'i')"
-            "   LIMIT 1) owned ON true"
-            " LEFT JOIN pg_sequence s ON s.seqrelid = owned.objid AND a.attidentity <> ''"
-            " WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p')"
-            " AND n.nspname = ANY(%s) ORDER BY 1, 2, a.attnum",
-            [names],
-        ):
-            build = tables.get((row[0], row[1]))
-            if build is not None:
-                build.columns.append(column_from_row(row))
 
-    def indexes(self, names: list[str], tables: dict[tuple[str, str], TableBuild]) -> None:
-        for row in self.session.query(
-            "SELECT n.nspname, c.relname, i.relname, ix.indisunique, ix.indisprimary, am.amname,"
-            " pg_get_expr(ix.indpred, ix.indrelid), ix.indnkeyatts, con.contype, con.conname,"
-            " obj_description(i.oid, 'pg_class'),"
-            " ARRAY(SELECT CASE WHEN ix.indkey[k - 1] = 0 THEN NULL ELSE"
-            "   (SELECT attname FROM pg_attribute WHERE attrelid = ix.indrelid"
-            "    AND attnum = ix.indkey[k - 1]) END"
-            "   FROM generate_series(1, ix.indnatts) k ORDER BY k),"
-            " ARRAY(SELECT pg_get_indexdef(ix.indexrelid, k, true)"
-            "   FROM generate_series(1, ix.indnatts) k ORDER BY k),"
-            " ARRAY(SELECT ix.indoption[k - 1] FROM generate_series(1, ix.indnkeyatts) k"
-            "   ORDER BY k),"
-            " ix.indnullsnotdistinct"
-            " FROM pg_index ix JOIN pg_class i ON i.oid = ix.indexrelid"
-            " JOIN pg_class c ON c.oid = ix.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " JOIN pg_am am ON am.oid = i.relam"
-            " LEFT JOIN pg_constraint con ON con.conindid = ix.indexrelid"
-            "   AND con.conrelid = ix.indrelid AND con.contype IN ('p', 'u', 'x')"
-            " WHERE n.nspname = ANY(%s) ORDER BY 1, 2, 3",
-            [names],
-        ):
-            build = tables.get((row[0], row[1]))
-            if build is not None:
-                add_index(build, row)
-
-    def constraints(self, names: list[str], tables: dict[tuple[str, str], TableBuild]) -> None:
-        for row in self.session.query(
-            "SELECT n.nspname, c.relname, con.conname, con.contype,"
-            " pg_get_constraintdef(con.oid, true),"
-            " ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(num, ord)"
-            "   JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num ORDER BY ord),"
-            " fn.nspname, fc.relname,"
-            " ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(num, ord)"
-            "   JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num"
-            "   ORDER BY ord),"
-            " con.confupdtype, con.confdeltype"
-            " FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid"
-            " JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " LEFT JOIN pg_class fc ON fc.oid = con.confrelid"
-            " LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace"
-            " WHERE con.contype IN ('f', 'c') AND n.nspname = ANY(%s) ORDER BY 1, 2, 3",
-            [names],
-        ):
-            build = tables.get((row[0], row[1]))
-            if build is None:
-                continue
-            schema, _, name, kind, definition, columns = row[:6]
-            if kind == "c":
-                build.checks.append(Check(name=name, expr=check_expression(definition)))
-            else:
-                ref_schema, ref_table, ref_columns, on_update, on_delete = row[6:]
-                build.foreign_keys.append(
-                    ForeignKey(
-                        name=name,
-                        columns=tuple(columns),
-                        ref_table=ref_table,
-                        ref_columns=tuple(ref_columns),
-                        ref_schema=None if ref_schema == schema else ref_schema,
-                        on_update=FK_ACTIONS[on_update],
-                        on_delete=FK_ACTIONS[on_delete],
-                    )
-                )
+def user_schemas(session: Session) -> list[tuple[str, str | None]]:
+    """Every non-system schema an extension does not own, with its comment."""
+    rows = session.query(SCHEMAS_QUERY, [list(SYSTEM_SCHEMAS), TEMP_SCHEMA])
+    return [(name, comment) for name, comment in rows]
 
 
-def column_from_row(row: tuple[Any, ...]) -> Column:
-    (_, _, name, type_, notnull, default, identity, generated, comment, collation,
-     seq_start, seq_increment, owned_seq) = row
+def inspect_realm(session: Session, scope: Scope) -> Realm:
+    """The schemas in scope: five catalog queries, however many tables there are."""
+    schemas = [(name, comment) for name, comment in user_schemas(session) if scope.includes(name)]
+    if scope.bound is not None and not schemas:
+        raise DatabaseError(f'schema "{scope.bound}" was not found')
+    names = [name for name, _ in schemas]
+    tables = {
+        (schema, name): TableParts(name, comment)
+        for schema, name, comment in session.query(TABLES_QUERY, [names])
+    }
+    for row in session.query(COLUMNS_QUERY, [names]):
+        if (parts := tables.get((row[0], row[1]))) is not None:
+            parts.columns.append(column_from_row(row[2:]))
+    for row in session.query(INDEXES_QUERY, [names]):
+        if (parts := tables.get((row[0], row[1]))) is not None:
+            add_index(parts, row[2:])
+    for row in session.query(CONSTRAINTS_QUERY, [names]):
+        if (parts := tables.get((row[0], row[1]))) is not None:
+            add_constraint(parts, row[0], row[2:])
+    by_schema: dict[str, list[Table]] = defaultdict(list)
+    for (schema, _), parts in tables.items():
+        by_schema[schema].append(parts.build())
+    return Realm(
+        schemas=tuple(
+            Schema(name=name, tables=tuple(by_schema[name]), comment=comment)
+            for name, comment in schemas
+        )
+    )
+
+
+def column_from_row(row: Sequence[Any]) -> Column:
+    name, type_, notnull, default, pretty_default, identity, generated = row[:7]
+    comment, collation, serial, sequence = row[7], row[8], row[9], row[10:]
     column = Column(
-        name=name,
-        type=type_,
-        nullable=not notnull,
-        default=default,
-        comment=comment,
-        collation=collation,
+        name=name, type=type_, nullable=not notnull, comment=comment, collation=collation
     )
     if identity:
-        return Column(
-            name=name, type=type_, nullable=not notnull, comment=comment, collation=collation,
-            identity=Identity(always=identity == "a", start=int(seq_start or 1),
-                              increment=int(seq_increment or 1)),
-        )
+        return replace(column, identity=identity_from_sequence(type_, identity == "a", *sequence))
     if generated == "s":
-        return Column(name=name, type=type_, nullable=not notnull, comment=comment,
-                      collation=collation, generated=Generated(expr=default or "", stored=True))
-    if owned_seq and default and type_ in SERIALS and is_nextval_of(default, owned_seq):
-        return Column(name=name, type=SERIALS[type_], nullable=not notnull, comment=comment,
-                      collation=collation)
-    return column
+        return replace(column, generated=Generated(expr=pretty_default or "", stored=True))
+    if serial and type_ in SERIAL_TYPES:
+        return replace(column, type=SERIAL_TYPES[type_])
+    return replace(column, default=default)
 
 
-def is_nextval_of(default: str, sequence: str) -> bool:
-    match = re.fullmatch(r"nextval\('(.+)'::regclass\)", default)
-    return bool(match) and match.group(1).replace("''", "'") == sequence  # type: ignore[union-attr]
+def identity_from_sequence(
+    type_: str, always: bool, start: Any, increment: Any, minimum: Any, maximum: Any, cache: Any
+) -> Identity:
+    """An identity with its sequence options; bounds are None when they are the defaults."""
+    step = int(increment or 1)
+    top = TYPE_MAX.get(type_, 2**63 - 1)
+    default_min, default_max = (1, top) if step > 0 else (-top - 1, -1)
+    return Identity(
+        always=always,
+        start=int(start if start is not None else 1),
+        increment=step,
+        min_value=None if minimum is None or int(minimum) == default_min else int(minimum),
+        max_value=None if maximum is None or int(maximum) == default_max else int(maximum),
+        cache=int(cache or 1),
+    )
 
 
-def check_expression(definition: str) -> str:
-    """`CHECK ((a > 0)) NOT VALID` → `(a > 0)`; the diff ignores outer parentheses."""
-    text = re.sub(r"\s+NOT VALID$", "", definition.strip())
-    text = re.sub(r"\s+NO INHERIT$", "", text)
-    return text[len("CHECK ") :].strip() if text.upper().startswith("CHECK ") else text
-
-
-def add_index(build: TableBuild, row: tuple[Any, ...]) -> None:
-    (_, _, name, unique, primary, method, predicate, key_count, contype, conname,
-     comment, columns, definitions, options, nulls_not_distinct) = row
-    key_columns = list(columns[:key_count])
+def add_index(parts: TableParts, row: Sequence[Any]) -> None:
+    name, primary, unique, method, predicate, contype, conname, comment = row[:8]
+    columns, exprs, descs, opclasses, include = row[8:]
     if primary:
-        build.primary_key = PrimaryKey(columns=tuple(key_columns), name=conname or name)
+        parts.primary_key = PrimaryKey(columns=tuple(columns), name=conname or name)
         return
-    parts = []
-    for i in range(key_count):
-        desc = bool(options[i] & 1) if i < len(options) and options[i] is not None else False
-        if columns[i] is not None:
-            parts.append(IndexPart(column=columns[i], desc=desc))
-        else:
-            parts.append(IndexPart(expr=definitions[i], desc=desc))
-    include = tuple(c for c in columns[key_count:] if c is not None)
-    build.indexes.append(
+    key_parts = tuple(
+        IndexPart(
+            column=column,
+            expr=None if column is not None else expr,
+            desc=bool(desc),
+            opclass=opclass,
+        )
+        for column, expr, desc, opclass in zip(columns, exprs, descs, opclasses, strict=True)
+    )
+    parts.indexes.append(
         Index(
-            name=name,
-            parts=tuple(parts),
+            name=conname if contype == "u" else name,
+            parts=key_parts,
             unique=bool(unique),
             method=None if method == "btree" else method,
             where=predicate,
-            include=include,
+            include=tuple(include),
             comment=comment,
             constraint=contype == "u",
         )
     )
-    del nulls_not_distinct  # not modelled yet
 
 
-def finish_table(build: TableBuild) -> Table:
-    return Table(
-        name=build.name,
-        columns=tuple(build.columns),
-        primary_key=build.primary_key,
-        indexes=tuple(sorted(build.indexes, key=lambda i: i.name)),
-        foreign_keys=tuple(sorted(build.foreign_keys, key=lambda f: f.name)),
-        checks=tuple(sorted(build.checks, key=lambda c: c.name or "")),
-        comment=build.comment,
+def add_constraint(parts: TableParts, schema: str, row: Sequence[Any]) -> None:
+    name, kind, definition, columns, ref_schema, ref_table, ref_columns, on_update, on_delete = row
+    if kind == "c":
+        parts.checks.append(Check(name=name, expr=check_expression(definition)))
+        return
+    parts.foreign_keys.append(
+        ForeignKey(
+            name=name,
+            columns=tuple(columns),
+            ref_table=ref_table,
+            ref_columns=tuple(ref_columns),
+            ref_schema=None if ref_schema == schema else ref_schema,
+            on_update=FK_ACTIONS[on_update],
+            on_delete=FK_ACTIONS[on_delete],
+        )
     )
 
 
-# --- planning ---------------------------------------------------------------------------
+CHECK_DEFINITION = re.compile(r"CHECK \((?P<expr>.*)\)(?: NO INHERIT)?(?: NOT VALID)?", re.DOTALL)
+
+
+def check_expression(definition: str) -> str:
+    """`CHECK (a > 0) NOT VALID` → `a > 0`."""
+    match = CHECK_DEFINITION.fullmatch(definition.strip())
+    return match.group("expr") if match else definition
+
+
+# --- planning --------------------------------------------------------------------------
+
+
+@dataclass
+class AlterTable:
+    """One table's statements: before the ALTER TABLE, its clauses, and after it."""
+
+    before: list[PlannedStatement] = field(default_factory=list)
+    drops: list[str] = field(default_factory=list)
+    """Constraint drops run first, so a constraint can be replaced in one statement."""
+    clauses: list[str] = field(default_factory=list)
+    after: list[PlannedStatement] = field(default_factory=list)
 
 
 class Planner:
-    """Renders changes; names are schema-qualified only in realm scope."""
+    """Renders ordered changes; names are schema-qualified only in realm scope."""
 
     def __init__(self, scope: Scope, concurrent_index: tuple[bool, bool]) -> None:
         self.scope = scope
         self.concurrent_create, self.concurrent_drop = concurrent_index
 
-    def qualified(self, schema: str | None, name: str) -> str:
-        if self.scope.bound is not None or schema is None:
+    # names
+
+    def qualified(self, schema: str, name: str) -> str:
+        if self.scope.is_schema:
             return quote(name)
         return f"{quote(schema)}.{quote(name)}"
 
+    def referenced_table(self, schema: str, fk: ForeignKey) -> str:
+        """In schema scope only a table of another schema is qualified."""
+        if self.scope.is_schema and fk.ref_schema is None:
+            return quote(fk.ref_table)
+        return f"{quote(fk.ref_schema or schema)}.{quote(fk.ref_table)}"
+
+    # top-level changes
+
     def change(self, change: Change) -> list[PlannedStatement]:
         if isinstance(change, AddSchema):
-            return [PlannedStatement(f"CREATE SCHEMA {quote(change.schema.name)}",
-                                     f'Add new schema named "{change.schema.name}"')]
+            return self.add_schema(change.schema)
         if isinstance(change, DropSchema):
-            return [PlannedStatement(f"DROP SCHEMA {quote(change.schema.name)} CASCADE",
-                                     f'Drop schema named "{change.schema.name}"')]
+            name = change.schema.name
+            return [
+                PlannedStatement(
+                    f"DROP SCHEMA {quote(name)} CASCADE", f'Drop schema named "{name}"'
+                )
+            ]
         if isinstance(change, ModifySchema):
-            return self.modify_schema(change)
+            return [self.schema_comment(change.after.name, change.after.comment)]
         if isinstance(change, AddTable):
             return self.create_table(change.schema, change.table)
         if isinstance(change, DropTable):
-            return [PlannedStatement(
-                f"DROP TABLE {self.qualified(change.schema, change.table.name)}",
-                f'Drop "{change.table.name}" table')]
+            return [
+                PlannedStatement(
+                    f"DROP TABLE {self.qualified(change.schema, change.table.name)}",
+                    f'Drop "{change.table.name}" table',
+                )
+            ]
         return self.modify_table(change)
 
-    def modify_schema(self, change: ModifySchema) -> list[PlannedStatement]:
-        comment = change.after.comment
-        value = quote_string(comment) if comment else "NULL"
-        return [PlannedStatement(f"COMMENT ON SCHEMA {quote(change.after.name)} IS {value}",
-                                 f'Modify schema "{change.after.name}"')]
-
-    def create_table(self, schema: str, table: Table) -> list[PlannedStatement]:
-        name = self.qualified(schema, table.name)
-        lines = [column_definition(c) for c in table.columns]
-        if table.primary_key:
-            lines.append(self.primary_key(table.primary_key))
-        for index in table.indexes:
-            if index.constraint:
-                lines.append(f"CONSTRAINT {quote(index.name)} UNIQUE ({index_columns(index)})")
-        lines.extend(self.foreign_key(schema, fk) for fk in table.foreign_keys)
-        lines.extend(check_clause(c) for c in table.checks)
-        body = ",\n  ".join(lines)
-        statements = [PlannedStatement(f"CREATE TABLE {name} (\n  {body}\n)",
-                                       f'Create "{table.name}" table')]
-        statements.extend(
-            self.create_index(schema, table.name, i, concurrently=False)
-            for i in table.indexes if not i.constraint
-        )
-        statements.extend(self.comments(schema, table))
+    def add_schema(self, schema: Schema) -> list[PlannedStatement]:
+        if self.scope.is_schema:
+            raise UnsupportedChangeError(
+                f'cannot add schema "{schema.name}": the URL is bound to schema '
+                f'"{self.scope.bound}"'
+            )
+        statements = [
+            PlannedStatement(
+                f"CREATE SCHEMA {quote(schema.name)}", f'Add new schema named "{schema.name}"'
+            )
+        ]
+        if schema.comment is not None:
+            statements.append(self.schema_comment(schema.name, schema.comment))
         return statements
 
-    def comments(self, schema: str, table: Table) -> list[PlannedStatement]:
-        out = []
-        name = self.qualified(schema, table.name)
+    def schema_comment(self, schema: str, comment: str | None) -> PlannedStatement:
+        return PlannedStatement(
+            f"COMMENT ON SCHEMA {quote(schema)} IS {comment_value(comment)}",
+            f'Set comment to schema: "{schema}"',
+        )
+
+    # CREATE TABLE
+
+    def create_table(self, schema: str, table: Table) -> list[PlannedStatement]:
+        lines = [column_definition(c) for c in table.columns]
+        if table.primary_key is not None:
+            lines.append(primary_key_clause(table.name, table.primary_key))
+        lines.extend(unique_clause(i) for i in table.indexes if i.constraint)
+        lines.extend(self.foreign_key_clause(schema, fk) for fk in table.foreign_keys)
+        lines.extend(check_clause(c) for c in table.checks)
+        body = ",\n  ".join(lines)
+        statements = [
+            PlannedStatement(
+                f"CREATE TABLE {self.qualified(schema, table.name)} (\n  {body}\n)",
+                f'Create "{table.name}" table',
+            )
+        ]
+        # Indexes of a new table are never built concurrently: nobody writes to it yet.
+        statements.extend(
+            self.create_index(schema, table.name, i, concurrently=False)
+            for i in table.indexes
+            if not i.constraint
+        )
+        statements.extend(self.table_comments(schema, table))
+        return statements
+
+    def table_comments(self, schema: str, table: Table) -> list[PlannedStatement]:
+        statements = []
         if table.comment is not None:
-            out.append(self.table_comment(name, table.name, table.comment))
-        for column in table.columns:
-            if column.comment is not None:
-                out.append(self.column_comment(name, table.name, column.name, column.comment))
-        for index in table.indexes:
-            if index.comment is not None:
-                out.append(PlannedStatement(
-                    f"COMMENT ON INDEX {self.qualified(schema, index.name)} IS "
-                    f"{quote_string(index.comment)}",
-                    f'Set comment to index: "{index.name}" on table: "{table.name}"'))
-        return out
+            statements.append(self.table_comment(schema, table.name, table.comment))
+        statements.extend(
+            self.column_comment(schema, table.name, c.name, c.comment)
+            for c in table.columns
+            if c.comment is not None
+        )
+        statements.extend(
+            self.index_comment(schema, table.name, i.name, i.comment)
+            for i in table.indexes
+            if i.comment is not None
+        )
+        return statements
 
-    def table_comment(self, name: str, table: str, comment: str | None) -> PlannedStatement:
-        value = quote_string(comment) if comment is not None else "NULL"
-        return PlannedStatement(f"COMMENT ON TABLE {name} IS {value}",
-                                f'Set comment to table: "{table}"')
+    def table_comment(self, schema: str, table: str, comment: str | None) -> PlannedStatement:
+        return PlannedStatement(
+            f"COMMENT ON TABLE {self.qualified(schema, table)} IS {comment_value(comment)}",
+            f'Set comment to table: "{table}"',
+        )
 
-    def column_comment(self, name: str, table: str, column: str,
-                       comment: str | None) -> PlannedStatement:
-        value = quote_string(comment) if comment is not None else "NULL"
-        return PlannedStatement(f"COMMENT ON COLUMN {name}.{quote(column)} IS {value}",
-                                f'Set comment to column: "{column}" on table: "{table}"')
+    def column_comment(
+        self, schema: str, table: str, column: str, comment: str | None
+    ) -> PlannedStatement:
+        target = f"{self.qualified(schema, table)}.{quote(column)}"
+        return PlannedStatement(
+            f"COMMENT ON COLUMN {target} IS {comment_value(comment)}",
+            f'Set comment to column: "{column}" on table: "{table}"',
+        )
 
-    def primary_key(self, pk: PrimaryKey) -> str:
-        cols = ", ".join(quote(c) for c in pk.columns)
-        prefix = f"CONSTRAINT {quote(pk.name)} " if pk.name else ""
-        return f"{prefix}PRIMARY KEY ({cols})"
+    def index_comment(
+        self, schema: str, table: str, index: str, comment: str | None
+    ) -> PlannedStatement:
+        return PlannedStatement(
+            f"COMMENT ON INDEX {self.qualified(schema, index)} IS {comment_value(comment)}",
+            f'Set comment to index: "{index}" on table: "{table}"',
+        )
 
-    def foreign_key(self, schema: str, fk: ForeignKey) -> str:
-        cols = ", ".join(quote(c) for c in fk.columns)
-        refs = ", ".join(quote(c) for c in fk.ref_columns)
-        target = self.qualified(fk.ref_schema or schema, fk.ref_table) \
-            if self.scope.bound is None else (
-                f"{quote(fk.ref_schema)}.{quote(fk.ref_table)}" if fk.ref_schema
-                else quote(fk.ref_table))
-        clause = (f"CONSTRAINT {quote(fk.name)} FOREIGN KEY ({cols}) REFERENCES {target} "
-                  f"({refs})")
-        if fk.on_update != "NO ACTION":
-            clause += f" ON UPDATE {fk.on_update}"
-        if fk.on_delete != "NO ACTION":
-            clause += f" ON DELETE {fk.on_delete}"
-        return clause
+    def foreign_key_clause(self, schema: str, fk: ForeignKey) -> str:
+        columns = ", ".join(map(quote, fk.columns))
+        refs = f" ({', '.join(map(quote, fk.ref_columns))})" if fk.ref_columns else ""
+        return (
+            f"CONSTRAINT {quote(fk.name)} FOREIGN KEY ({columns})"
+            f" REFERENCES {self.referenced_table(schema, fk)}{refs}"
+            f" ON UPDATE {fk.on_update} ON DELETE {fk.on_delete}"
+        )
 
-    def create_index(self, schema: str, table: str, index: Index, *,
-                     concurrently: bool) -> PlannedStatement:
+    # indexes
+
+    def create_index(
+        self, schema: str, table: str, index: Index, *, concurrently: bool
+    ) -> PlannedStatement:
         unique = "UNIQUE " if index.unique else ""
         mode = "CONCURRENTLY " if concurrently else ""
         using = f" USING {index.method}" if index.method else ""
-        include = f" INCLUDE ({', '.join(quote(c) for c in index.include)})" \
-            if index.include else ""
+        include = f" INCLUDE ({', '.join(map(quote, index.include))})" if index.include else ""
         where = f" WHERE {index.where}" if index.where else ""
         return PlannedStatement(
-            f"CREATE {unique}INDEX {mode}{quote(index.name)} ON "
-            f"{self.qualified(schema, table)}{using} ({index_parts(index)}){include}{where}",
+            f"CREATE {unique}INDEX {mode}{quote(index.name)} ON {self.qualified(schema, table)}"
+            f"{using} ({index_parts(index)}){include}{where}",
             f'Create index "{index.name}" to table: "{table}"',
             transactional=not concurrently,
         )
 
-    def drop_index(self, schema: str, table: str, index: Index, *,
-                   concurrently: bool) -> PlannedStatement:
+    def drop_index(
+        self, schema: str, table: str, index: Index, *, concurrently: bool
+    ) -> PlannedStatement:
         mode = "CONCURRENTLY " if concurrently else ""
         return PlannedStatement(
             f"DROP INDEX {mode}{self.qualified(schema, index.name)}",
@@ -524,86 +701,154 @@ class Planner:
             transactional=not concurrently,
         )
 
+    # ALTER TABLE
+
     def modify_table(self, change: ModifyTable) -> list[PlannedStatement]:
         schema, table = change.schema, change.after.name
-        name = self.qualified(schema, table)
-        before: list[PlannedStatement] = []
-        clauses: list[str] = []
-        after: list[PlannedStatement] = []
+        alter = AlterTable()
         for c in change.changes:
-            self.table_change(schema, table, name, c, before, clauses, after)
-        statements = before
+            self.table_change(schema, table, c, alter)
+        statements = alter.before
+        clauses = alter.drops + alter.clauses
         if clauses:
-            statements.append(PlannedStatement(f"ALTER TABLE {name} " + ", ".join(clauses),
-                                               f'Modify "{table}" table'))
-        return statements + after
+            statements.append(
+                PlannedStatement(
+                    f"ALTER TABLE {self.qualified(schema, table)} {', '.join(clauses)}",
+                    f'Modify "{table}" table',
+                )
+            )
+        return statements + alter.after
 
-    def table_change(self, schema: str, table: str, name: str, c: TableChange,
-                     before: list[PlannedStatement], clauses: list[str],
-                     after: list[PlannedStatement]) -> None:
+    def table_change(self, schema: str, table: str, c: TableChange, alter: AlterTable) -> None:
         if isinstance(c, AddColumn):
-            clauses.append(f"ADD COLUMN {column_definition(c.column)}")
+            alter.clauses.append(f"ADD COLUMN {column_definition(c.column)}")
             if c.column.comment is not None:
-                after.append(self.column_comment(name, table, c.column.name, c.column.comment))
+                alter.after.append(
+                    self.column_comment(schema, table, c.column.name, c.column.comment)
+                )
         elif isinstance(c, DropColumn):
-            clauses.append(f"DROP COLUMN {quote(c.column.name)}")
+            alter.clauses.append(f"DROP COLUMN {quote(c.column.name)}")
         elif isinstance(c, ModifyColumn):
-            clauses.extend(modify_column_clauses(c))
-            if "comment" in c.kinds:
-                after.append(self.column_comment(name, table, c.after.name, c.after.comment))
+            self.modify_column(schema, table, c, alter)
         elif isinstance(c, (AddIndex, DropIndex, ModifyIndex)):
-            self.index_change(schema, table, c, before, clauses, after)
-        elif isinstance(c, AddPrimaryKey):
-            clauses.append(f"ADD {self.primary_key(c.primary_key)}")
-        elif isinstance(c, DropPrimaryKey):
-            clauses.insert(0, f"DROP CONSTRAINT {quote(c.primary_key.name or table + '_pkey')}")
-        elif isinstance(c, ModifyPrimaryKey):
-            clauses.insert(0, f"DROP CONSTRAINT {quote(c.before.name or table + '_pkey')}")
-            clauses.append(f"ADD {self.primary_key(c.after)}")
+            self.index_change(schema, table, c, alter)
+        elif isinstance(c, (AddPrimaryKey, DropPrimaryKey, ModifyPrimaryKey)):
+            primary_key_change(table, c, alter)
         elif isinstance(c, AddForeignKey):
-            clauses.append(f"ADD {self.foreign_key(schema, c.foreign_key)}")
+            alter.clauses.append(f"ADD {self.foreign_key_clause(schema, c.foreign_key)}")
         elif isinstance(c, DropForeignKey):
-            clauses.insert(0, f"DROP CONSTRAINT {quote(c.foreign_key.name)}")
+            alter.drops.append(f"DROP CONSTRAINT {quote(c.foreign_key.name)}")
         elif isinstance(c, ModifyForeignKey):
-            clauses.insert(0, f"DROP CONSTRAINT {quote(c.before.name)}")
-            clauses.append(f"ADD {self.foreign_key(schema, c.after)}")
-        elif isinstance(c, AddCheck):
-            clauses.append(f"ADD {check_clause(c.check)}")
-        elif isinstance(c, DropCheck):
-            clauses.insert(0, f"DROP CONSTRAINT {quote(check_name(c.check, table))}")
-        elif isinstance(c, ModifyCheck):
-            clauses.insert(0, f"DROP CONSTRAINT {quote(check_name(c.before, table))}")
-            clauses.append(f"ADD {check_clause(c.after)}")
+            alter.drops.append(f"DROP CONSTRAINT {quote(c.before.name)}")
+            alter.clauses.append(f"ADD {self.foreign_key_clause(schema, c.after)}")
+        elif isinstance(c, (AddCheck, DropCheck, ModifyCheck)):
+            check_change(table, c, alter)
         elif isinstance(c, ModifyTableAttr):
             if c.name != "comment":
-                raise UnsupportedChangeError(f'PostgreSQL has no table option "{c.name}"')
-            after.append(self.table_comment(name, table, c.after))
+                raise UnsupportedChangeError(
+                    f'table "{table}": PostgreSQL has no table option "{c.name}"'
+                )
+            alter.after.append(self.table_comment(schema, table, c.after))
 
-    def index_change(self, schema: str, table: str, c: AddIndex | DropIndex | ModifyIndex,
-                     before: list[PlannedStatement], clauses: list[str],
-                     after: list[PlannedStatement]) -> None:
-        dropped = c.index if isinstance(c, DropIndex) else c.before \
-            if isinstance(c, ModifyIndex) else None
-        added = c.index if isinstance(c, AddIndex) else c.after \
-            if isinstance(c, ModifyIndex) else None
-        if dropped is not None:
+    def modify_column(self, schema: str, table: str, c: ModifyColumn, alter: AlterTable) -> None:
+        if "comment" in c.kinds:
+            alter.after.append(self.column_comment(schema, table, c.after.name, c.after.comment))
+        kinds = c.kinds - {"comment"}
+        if not kinds:
+            return
+        before, after = c.before, c.after
+        name = quote(after.name)
+        if "generated" in kinds:
+            alter.clauses.append(generated_change(table, before, after))
+        serial = is_serial(before.type) or is_serial(after.type)
+        if serial and ("type" in kinds or "default" in kinds):
+            self.serial_change(schema, table, c, alter)
+        elif "type" in kinds or "collation" in kinds:
+            if "default" in kinds and before.default is not None:
+                # The old default may not cast to the new type; it is replaced anyway.
+                alter.clauses.append(f"ALTER COLUMN {name} DROP DEFAULT")
+            alter.clauses.append(type_clause(after))
+        if "nullable" in kinds:
+            action = "DROP" if after.nullable else "SET"
+            alter.clauses.append(f"ALTER COLUMN {name} {action} NOT NULL")
+        if "default" in kinds and not serial:
+            if after.default is not None:
+                alter.clauses.append(f"ALTER COLUMN {name} SET DEFAULT {after.default}")
+            elif "type" not in kinds:
+                alter.clauses.append(f"ALTER COLUMN {name} DROP DEFAULT")
+        if "identity" in kinds:
+            alter.clauses.extend(identity_change(name, before.identity, after.identity))
+
+    def serial_change(self, schema: str, table: str, c: ModifyColumn, alter: AlterTable) -> None:
+        """Atlas's serial transitions: a serial column is an integer whose default draws
+        from a sequence it owns. The sequence gets PostgreSQL's name `<table>_<column>_seq`
+        (the model does not keep inspected sequence names)."""
+        before, after = c.before, c.after
+        name = quote(after.name)
+        sequence = self.qualified(schema, f"{table}_{after.name}_seq")
+        base_before = SERIAL_BASES.get(before.type, before.type)
+        base_after = SERIAL_BASES.get(after.type, after.type)
+        if is_serial(before.type) and not is_serial(after.type):
+            if after.default is not None:
+                alter.clauses.append(f"ALTER COLUMN {name} SET DEFAULT {after.default}")
+            else:
+                alter.clauses.append(f"ALTER COLUMN {name} DROP DEFAULT")
+            alter.after.append(
+                PlannedStatement(
+                    f"DROP SEQUENCE IF EXISTS {sequence}",
+                    f'Drop sequence used by serial column "{after.name}"',
+                )
+            )
+        elif is_serial(after.type) and not is_serial(before.type):
+            owner = f"{self.qualified(schema, table)}.{name}"
+            alter.before.append(
+                PlannedStatement(
+                    f"CREATE SEQUENCE IF NOT EXISTS {sequence} AS {base_after} OWNED BY {owner}",
+                    f'Create sequence for serial column "{after.name}"',
+                )
+            )
+            alter.clauses.append(
+                f"ALTER COLUMN {name} SET DEFAULT nextval({quote_string(sequence)}::regclass)"
+            )
+        if base_before != base_after:
+            alter.clauses.append(type_clause(replace(after, type=base_after)))
+
+    def index_change(
+        self, schema: str, table: str, c: AddIndex | DropIndex | ModifyIndex, alter: AlterTable
+    ) -> None:
+        if isinstance(c, ModifyIndex) and replace(c.before, comment=None) == replace(
+            c.after, comment=None
+        ):
+            alter.after.append(self.index_comment(schema, table, c.after.name, c.after.comment))
+            return
+        dropped = c.index if isinstance(c, DropIndex) else getattr(c, "before", None)
+        added = c.index if isinstance(c, AddIndex) else getattr(c, "after", None)
+        if isinstance(dropped, Index):
             if dropped.constraint:
-                clauses.insert(0, f"DROP CONSTRAINT {quote(dropped.name)}")
+                alter.drops.append(f"DROP CONSTRAINT {quote(dropped.name)}")
             else:
-                before.append(self.drop_index(schema, table, dropped,
-                                              concurrently=self.concurrent_drop))
-        if added is not None:
+                concurrently = self.concurrent_drop
+                alter.before.append(
+                    self.drop_index(schema, table, dropped, concurrently=concurrently)
+                )
+        if isinstance(added, Index):
             if added.constraint:
-                clauses.append(f"ADD CONSTRAINT {quote(added.name)} UNIQUE "
-                               f"({index_columns(added)})")
+                alter.clauses.append(f"ADD {unique_clause(added)}")
             else:
-                after.append(self.create_index(schema, table, added,
-                                               concurrently=self.concurrent_create))
+                concurrently = self.concurrent_create
+                alter.after.append(
+                    self.create_index(schema, table, added, concurrently=concurrently)
+                )
             if added.comment is not None:
-                after.append(PlannedStatement(
-                    f"COMMENT ON INDEX {self.qualified(schema, added.name)} IS "
-                    f"{quote_string(added.comment)}",
-                    f'Set comment to index: "{added.name}" on table: "{table}"'))
+                alter.after.append(self.index_comment(schema, table, added.name, added.comment))
+
+
+def comment_value(comment: str | None) -> str:
+    return "NULL" if comment is None else quote_string(comment)
+
+
+def is_serial(type_: str) -> bool:
+    return type_ in SERIAL_BASES
 
 
 def column_definition(column: Column) -> str:
@@ -623,55 +868,24 @@ def column_definition(column: Column) -> str:
 
 def identity_clause(identity: Identity) -> str:
     kind = "ALWAYS" if identity.always else "BY DEFAULT"
+    options = sequence_options(identity)
+    suffix = f" ({' '.join(options)})" if options else ""
+    return f"GENERATED {kind} AS IDENTITY{suffix}"
+
+
+def sequence_options(identity: Identity) -> list[str]:
     options = []
     if identity.start != 1:
         options.append(f"START WITH {identity.start}")
     if identity.increment != 1:
         options.append(f"INCREMENT BY {identity.increment}")
-    suffix = f" ({' '.join(options)})" if options else ""
-    return f"GENERATED {kind} AS IDENTITY{suffix}"
-
-
-def modify_column_clauses(c: ModifyColumn) -> list[str]:
-    name, b, a = quote(c.after.name), c.before, c.after
-    clauses: list[str] = []
-    if "generated" in c.kinds:
-        if b.generated is not None and a.generated is None:
-            clauses.append(f"ALTER COLUMN {name} DROP EXPRESSION")
-        else:
-            raise UnsupportedChangeError(
-                f'column "{a.name}": changing or adding a generation expression is not supported '
-                "by PostgreSQL; drop and add the column instead"
-            )
-    if "type" in c.kinds or "collation" in c.kinds:
-        if a.type in SERIALS.values() or b.type in SERIALS.values():
-            clauses.extend(serial_change(c))
-        else:
-            collate = f" COLLATE {quote(a.collation)}" if a.collation else ""
-            clauses.append(f"ALTER COLUMN {name} TYPE {a.type}{collate} USING {name}::{a.type}")
-    if "nullable" in c.kinds:
-        clauses.append(f"ALTER COLUMN {name} {'DROP' if a.nullable else 'SET'} NOT NULL")
-    if "default" in c.kinds:
-        if a.default is None:
-            clauses.append(f"ALTER COLUMN {name} DROP DEFAULT")
-        else:
-            clauses.append(f"ALTER COLUMN {name} SET DEFAULT {a.default}")
-    if "identity" in c.kinds:
-        clauses.extend(identity_change(name, b.identity, a.identity))
-    return clauses
-
-
-def serial_change(c: ModifyColumn) -> list[str]:
-    """Serial pseudo-types exist only in CREATE TABLE; other changes are refused clearly."""
-    base = {v: k for k, v in SERIALS.items()}
-    if base.get(c.after.type) == c.before.type or base.get(c.before.type) == c.after.type:
-        raise UnsupportedChangeError(
-            f'column "{c.after.name}": switching between {c.before.type} and {c.after.type} '
-            "needs a sequence change that is not supported yet"
-        )
-    name = quote(c.after.name)
-    target = base.get(c.after.type, c.after.type)
-    return [f"ALTER COLUMN {name} TYPE {target} USING {name}::{target}"]
+    if identity.min_value is not None:
+        options.append(f"MINVALUE {identity.min_value}")
+    if identity.max_value is not None:
+        options.append(f"MAXVALUE {identity.max_value}")
+    if identity.cache != 1:
+        options.append(f"CACHE {identity.cache}")
+    return options
 
 
 def identity_change(name: str, before: Identity | None, after: Identity | None) -> list[str]:
@@ -679,39 +893,168 @@ def identity_change(name: str, before: Identity | None, after: Identity | None) 
         return [f"ALTER COLUMN {name} DROP IDENTITY"]
     if before is None:
         return [f"ALTER COLUMN {name} ADD {identity_clause(after)}"]
-    clauses = []
+    settings = []
     if before.always != after.always:
-        kind = "ALWAYS" if after.always else "BY DEFAULT"
-        clauses.append(f"ALTER COLUMN {name} SET GENERATED {kind}")
+        settings.append(f"SET GENERATED {'ALWAYS' if after.always else 'BY DEFAULT'}")
     if before.start != after.start:
-        clauses.append(f"ALTER COLUMN {name} SET START WITH {after.start}")
+        settings.append(f"SET START WITH {after.start}")
     if before.increment != after.increment:
-        clauses.append(f"ALTER COLUMN {name} SET INCREMENT BY {after.increment}")
-    return clauses
+        settings.append(f"SET INCREMENT BY {after.increment}")
+    if before.min_value != after.min_value:
+        value = "NO MINVALUE" if after.min_value is None else f"MINVALUE {after.min_value}"
+        settings.append(f"SET {value}")
+    if before.max_value != after.max_value:
+        value = "NO MAXVALUE" if after.max_value is None else f"MAXVALUE {after.max_value}"
+        settings.append(f"SET {value}")
+    if before.cache != after.cache:
+        settings.append(f"SET CACHE {after.cache}")
+    return [f"ALTER COLUMN {name} {' '.join(settings)}"] if settings else []
+
+
+def generated_change(table: str, before: Column, after: Column) -> str:
+    """PostgreSQL can only turn a generated column into a plain one (reference §3.3)."""
+    if before.generated is not None and after.generated is None:
+        return f"ALTER COLUMN {quote(after.name)} DROP EXPRESSION"
+    if before.generated is None:
+        problem = "cannot become a generated column"
+    else:
+        problem = "cannot change its generation expression"
+    raise UnsupportedChangeError(
+        f'column "{table}"."{after.name}" {problem}: PostgreSQL only supports DROP EXPRESSION;'
+        " drop the column and add it again"
+    )
+
+
+def type_clause(column: Column) -> str:
+    """ALTER COLUMN … TYPE with an explicit cast, so conversions without an implicit
+    (assignment) cast, such as text to integer, work when the data allows it."""
+    name = quote(column.name)
+    collate = f" COLLATE {quote(column.collation)}" if column.collation else ""
+    return f"ALTER COLUMN {name} TYPE {column.type}{collate} USING {name}::{column.type}"
+
+
+def primary_key_clause(table: str, pk: PrimaryKey) -> str:
+    columns = ", ".join(map(quote, pk.columns))
+    # PostgreSQL names an unnamed key `<table>_pkey`; only another name is spelled out.
+    if pk.name is None or pk.name == f"{table}_pkey":
+        return f"PRIMARY KEY ({columns})"
+    return f"CONSTRAINT {quote(pk.name)} PRIMARY KEY ({columns})"
+
+
+def primary_key_change(
+    table: str, c: AddPrimaryKey | DropPrimaryKey | ModifyPrimaryKey, alter: AlterTable
+) -> None:
+    dropped = c.primary_key if isinstance(c, DropPrimaryKey) else getattr(c, "before", None)
+    added = c.primary_key if isinstance(c, AddPrimaryKey) else getattr(c, "after", None)
+    if isinstance(dropped, PrimaryKey):
+        alter.drops.append(f"DROP CONSTRAINT {quote(dropped.name or f'{table}_pkey')}")
+    if isinstance(added, PrimaryKey):
+        alter.clauses.append(f"ADD {primary_key_clause(table, added)}")
 
 
 def check_clause(check: Check) -> str:
     prefix = f"CONSTRAINT {quote(check.name)} " if check.name else ""
-    expr = check.expr if check.expr.startswith("(") else f"({check.expr})"
-    return f"{prefix}CHECK {expr}"
+    return f"{prefix}CHECK ({check.expr})"
 
 
-def check_name(check: Check, table: str) -> str:
-    return check.name or f"{table}_check"
+def check_change(table: str, c: AddCheck | DropCheck | ModifyCheck, alter: AlterTable) -> None:
+    dropped = c.check if isinstance(c, DropCheck) else getattr(c, "before", None)
+    added = c.check if isinstance(c, AddCheck) else getattr(c, "after", None)
+    if isinstance(dropped, Check):
+        if dropped.name is None:
+            raise UnsupportedChangeError(
+                f'table "{table}": an unnamed check constraint cannot be dropped'
+            )
+        alter.drops.append(f"DROP CONSTRAINT {quote(dropped.name)}")
+    if isinstance(added, Check):
+        alter.clauses.append(f"ADD {check_clause(added)}")
 
 
-def index_columns(index: Index) -> str:
-    return ", ".join(quote(p.column) if p.column else f"({p.expr})" for p in index.parts)
+def unique_clause(index: Index) -> str:
+    include = f" INCLUDE ({', '.join(map(quote, index.include))})" if index.include else ""
+    columns = ", ".join(map(quote, index.columns))
+    return f"CONSTRAINT {quote(index.name)} UNIQUE ({columns}){include}"
 
 
 def index_parts(index: Index) -> str:
-    rendered = []
-    for part in index.parts:
-        if part.column is not None:
-            text = quote(part.column)
-        else:
-            expr = part.expr or ""
-            text = expr if re.fullmatch(r"[\w.]+\(.*\)", expr) else f"({expr})"
-        rendered.append(text + (" DESC" if part.desc else ""))
-    return ", ".join(rendered)
+    return ", ".join(index_part(part) for part in index.parts)
 
+
+def index_part(part: IndexPart) -> str:
+    if part.column is not None:
+        text = quote(part.column)
+    else:
+        expr = part.expr or ""
+        # A bare expression needs parentheses; one already enclosed needs no second pair.
+        text = expr if expr.startswith("(") and encloses_all(expr) else f"({expr})"
+    if part.opclass:
+        text += f" {part.opclass}"
+    if part.desc:
+        text += " DESC"
+    return text
+
+
+# --- dev database cleaning -------------------------------------------------------------
+
+# What `clean` drops and `is_clean` counts: relations, routines, types and collations,
+# minus what goes with something else (owned and identity sequences, array and row
+# types) and what extensions own. One query, whatever the number of objects.
+DROPPABLE_QUERY = (
+    "SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'"
+    " WHEN 'f' THEN 'FOREIGN TABLE' WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END,"
+    " quote_ident(n.nspname) || '.' || quote_ident(c.relname)"
+    " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = ANY (%s) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')"
+    " AND NOT c.relispartition AND NOT EXISTS (SELECT 1 FROM pg_depend d"
+    "   WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid"
+    "   AND d.deptype IN ('e', 'i', 'a'))"
+    " UNION ALL"
+    " SELECT 'ROUTINE', quote_ident(n.nspname) || '.' || quote_ident(p.proname)"
+    "   || '(' || pg_get_function_identity_arguments(p.oid) || ')'"
+    " FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+    " WHERE n.nspname = ANY (%s) AND "
+    + NOT_EXTENSION_MEMBER.format(catalog="'pg_proc'", oid="p.oid")
+    + " UNION ALL"
+    " SELECT CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END,"
+    "   quote_ident(n.nspname) || '.' || quote_ident(t.typname)"
+    " FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
+    " LEFT JOIN pg_class r ON r.oid = t.typrelid"
+    " WHERE n.nspname = ANY (%s) AND (r.oid IS NULL OR r.relkind = 'c')"
+    " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass"
+    "   AND d.objid = t.oid AND d.deptype IN ('e', 'i'))"
+    " UNION ALL"
+    " SELECT 'COLLATION', quote_ident(n.nspname) || '.' || quote_ident(co.collname)"
+    " FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace"
+    " WHERE n.nspname = ANY (%s) AND "
+    + NOT_EXTENSION_MEMBER.format(catalog="'pg_collation'", oid="co.oid")
+)
+# Dependents first; CASCADE and IF EXISTS take care of whatever goes with an earlier drop.
+DROP_ORDER = (
+    "MATERIALIZED VIEW",
+    "VIEW",
+    "FOREIGN TABLE",
+    "TABLE",
+    "SEQUENCE",
+    "ROUTINE",
+    "DOMAIN",
+    "TYPE",
+    "COLLATION",
+)
+
+
+def droppable_objects(session: Session, schemas: list[str]) -> list[tuple[str, str]]:
+    """(kind, qualified name) of every object `clean` drops in these schemas."""
+    rows = session.query(DROPPABLE_QUERY, [schemas] * DROPPABLE_QUERY.count("%s"))
+    return [(kind, name) for kind, name in rows]
+
+
+def drop_statements(objects: list[tuple[str, str]]) -> list[str]:
+    """One DROP per kind, listing every object of that kind."""
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for kind, name in objects:
+        by_kind[kind].append(name)
+    return [
+        f"DROP {kind} IF EXISTS {', '.join(by_kind[kind])} CASCADE"
+        for kind in DROP_ORDER
+        if by_kind[kind]
+    ]

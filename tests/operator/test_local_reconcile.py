@@ -1,0 +1,148 @@
+"""Local mode (`atlas-operator reconcile -f`) on SQLite: the README's first command."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def reconcile(*files: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "atlas_operator.cli", "reconcile", *[f"-f={f}" for f in files]],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        cwd=cwd,
+    )
+
+
+def ready(output: str) -> dict[str, str]:
+    (document,) = list(yaml.safe_load_all(output))
+    condition = next(c for c in document["status"]["conditions"] if c["type"] == "Ready")
+    return {
+        "status": condition["status"],
+        "reason": condition["reason"],
+        "message": condition["message"],
+    }
+
+
+def test_quickstart_creates_the_users_table_and_is_idempotent(tmp_path: Path) -> None:
+    first = reconcile(EXAMPLES / "quickstart-sqlite.yaml", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert ready(first.stdout)["reason"] == "Applied"
+    assert "CREATE TABLE `users`" in ready(first.stdout)["message"]
+    conn = sqlite3.connect(tmp_path / "quickstart.db")
+    columns = conn.execute("SELECT name, type, \"notnull\", pk FROM pragma_table_info('users')")
+    assert [tuple(c) for c in columns] == [
+        ("id", "INTEGER", 1, 1),  # SQLite reports a rowid alias this way
+        ("name", "varchar(255)", 1, 0),
+        ("email", "varchar(255)", 1, 0),
+        ("short_bio", "varchar(255)", 1, 0),
+    ]
+    second = reconcile(EXAMPLES / "quickstart-sqlite.yaml", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert '"Changes":{}' in ready(second.stdout)["message"]
+
+
+def write(path: Path, documents: list[dict[str, Any]]) -> Path:
+    path.write_text(yaml.safe_dump_all(documents))
+    return path
+
+
+def schema_doc(spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "db.atlasgo.io/v1alpha1",
+        "kind": "AtlasSchema",
+        "metadata": {"name": "s"},
+        "spec": spec,
+    }
+
+
+def test_missing_secret_key_is_read_schema_and_names_it(tmp_path: Path) -> None:
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "creds"},
+        "stringData": {"other": "sqlite://x.db"},
+    }
+    manifest = write(
+        tmp_path / "m.yaml",
+        [
+            secret,
+            schema_doc(
+                {
+                    "urlFrom": {"secretKeyRef": {"name": "creds", "key": "url"}},
+                    "schema": {"sql": "create table t (id int);"},
+                }
+            ),
+        ],
+    )
+    result = reconcile(manifest, cwd=tmp_path)
+    assert result.returncode == 1
+    condition = ready(result.stdout)
+    assert condition["reason"] == "ReadSchema"
+    assert 'secret default/creds does not contain key "url"' in condition["message"]
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_bad_desired_sql_changes_nothing_and_hides_the_password(tmp_path: Path) -> None:
+    db = tmp_path / "app.db"
+    sqlite3.connect(db).execute("create table keep (id int)")
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "creds"},
+        "stringData": {"url": f"sqlite://{db}?_pw=hunter2secret"},
+    }
+    manifest = write(
+        tmp_path / "m.yaml",
+        [
+            secret,
+            schema_doc(
+                {
+                    "urlFrom": {"secretKeyRef": {"name": "creds", "key": "url"}},
+                    "schema": {"sql": "create table keep (id int);\ncreate tabel oops (id int);"},
+                }
+            ),
+        ],
+    )
+    result = reconcile(manifest, cwd=tmp_path)
+    assert result.returncode == 1
+    condition = ready(result.stdout)
+    assert condition["reason"] == "CalculatingHash"
+    assert "create tabel oops" in condition["message"]
+    tables = sqlite3.connect(db).execute("select name from sqlite_master").fetchall()
+    assert tables == [("keep",)]
+
+
+def test_first_run_with_drops_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "app.db"
+    sqlite3.connect(db).execute("create table old_table (id int)")
+    manifest = write(
+        tmp_path / "m.yaml",
+        [
+            schema_doc(
+                {
+                    "url": f"sqlite://{db}",
+                    "schema": {"sql": "create table t (id int);"},
+                }
+            )
+        ],
+    )
+    result = reconcile(manifest, cwd=tmp_path)
+    assert result.returncode == 1
+    condition = ready(result.stdout)
+    assert condition["reason"] == "FirstRunDestructive"
+    assert condition["message"].startswith(
+        "destructive changes detected:\n- DROP TABLE `old_table`"
+    )
+    tables = sqlite3.connect(db).execute("select name from sqlite_master").fetchall()
+    assert tables == [("old_table",)]
