@@ -305,7 +305,8 @@ def summarize(results: list[Result]) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     for dialect in sorted({r.dialect for r in results}):
         mine = [r for r in results if r.dialect == dialect]
-        required = [r for r in mine if r.required]
+        # A required case whose SQL does not run on our server is listed as n/a, not counted.
+        required = [r for r in mine if r.required and r.status != "n/a"]
         passed = sum(r.status == "pass" for r in required)
         groups: dict[str, Counter[str]] = defaultdict(Counter)
         for r in mine:

@@ -116,7 +116,11 @@ class PostgresSession(Session):
         if url.schema is not None:
             # Unqualified DDL and catalog output (regclass, format_type) then name
             # objects of the bound schema without a qualifier, as Atlas prints them.
-            self.execute(f"SET search_path TO {quote(url.schema)}")
+            try:
+                self.execute(f"SET search_path TO {quote(url.schema)}")
+            except DatabaseError:
+                self.conn.close()
+                raise
 
     def execute(self, sql: str) -> None:
         try:
@@ -241,7 +245,9 @@ class PostgresDriver(Driver):
                 session.execute(f"DROP SCHEMA IF EXISTS {', '.join(map(quote, others))} CASCADE")
         for statement in drop_statements(droppable_objects(session, [keep])):
             session.execute(statement)
-        session.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(keep)}")
+        # Only when missing: CREATE SCHEMA needs the CREATE privilege even with IF NOT EXISTS.
+        if not session.query("SELECT 1 FROM pg_namespace WHERE nspname = %s", [keep]):
+            session.execute(f"CREATE SCHEMA {quote(keep)}")
 
 
 # --- inspection ------------------------------------------------------------------------
