@@ -18,6 +18,7 @@ from atlas_operator.engine.declarative import (
 )
 from atlas_operator.engine.diff import diff_realms
 from atlas_operator.engine.drivers import driver_for
+from atlas_operator.engine.drivers.base import SCHEMA_APPLY_LOCK
 from atlas_operator.engine.model import Realm
 from atlas_operator.engine.states import load_state, scope_for
 from atlas_operator.engine.urls import DatabaseURL, parse_url
@@ -135,7 +136,8 @@ def cmd_apply(args: argparse.Namespace) -> None:
         raise ValueError("refusing to apply without a terminal: pass --auto-approve or --dry-run")
     desired = load_state(args.to, dev_url=dev, target=url, policy=policy)
     driver = driver_for(url)
-    with driver.open(url) as session:
+    # The lock covers inspect, plan and apply, so two appliers never plan the same change.
+    with driver.open(url) as session, driver.lock(session, SCHEMA_APPLY_LOCK):
         plan = plan_apply(session, driver, desired, policy)
         check_policy(plan, policy)
         if not plan.statements or args.dry_run:

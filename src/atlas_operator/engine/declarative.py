@@ -24,6 +24,7 @@ from atlas_operator.engine.changes import (
 from atlas_operator.engine.diff import diff_realms, diff_schemas
 from atlas_operator.engine.drivers import driver_for
 from atlas_operator.engine.drivers.base import (
+    SCHEMA_APPLY_LOCK,
     DatabaseError,
     Driver,
     EngineError,
@@ -238,7 +239,7 @@ def schema_apply(
 ) -> ApplyReport:
     """The whole declarative flow for SQL desired states."""
     driver = driver_for(target)
-    with driver.open(target) as session:
+    with driver.open(target) as session, driver.lock(session, SCHEMA_APPLY_LOCK):
         scope = driver.scope_of(target, policy.schemas)
         desired = load_sql_on_dev(desired_sql, dev_url, scope, policy)
         plan = plan_apply(session, driver, desired, policy)

@@ -25,7 +25,7 @@ from atlas_operator.engine.declarative import (
     plan_apply,
 )
 from atlas_operator.engine.drivers import driver_for
-from atlas_operator.engine.drivers.base import EngineError
+from atlas_operator.engine.drivers.base import SCHEMA_APPLY_LOCK, EngineError
 from atlas_operator.engine.states import default_dev_url
 from atlas_operator.engine.urls import DatabaseURL, parse_url
 from atlas_operator.operator import conditions as cond
@@ -108,7 +108,7 @@ def reconcile_schema(resource: AtlasSchema, source: ObjectSource) -> AtlasSchema
         return status
     observed_hash = base64.b64encode(desired.sha256()).decode()
     try:
-        with driver.open(inputs.target) as session:
+        with driver.open(inputs.target) as session, driver.lock(session, SCHEMA_APPLY_LOCK):
             plan = plan_apply(session, driver, desired, inputs.policy)
             blocked = guard_plan(status, generation, plan, inputs.policy)
             if blocked:

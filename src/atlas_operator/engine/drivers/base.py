@@ -34,6 +34,23 @@ class UnsupportedChangeError(EngineError):
     """The desired state needs a change this driver cannot make."""
 
 
+class LockTimeoutError(EngineError):
+    """Another session holds the named lock."""
+
+
+SCHEMA_APPLY_LOCK = "atlas_schema_apply"
+LOCK_TIMEOUT = 10.0
+
+
+def fnv1_32(name: str) -> int:
+    """FNV-1 (not 1a) 32-bit hash: Atlas's PostgreSQL advisory-lock key of a lock name."""
+    value = 0x811C9DC5
+    for byte in name.encode():
+        value = (value * 0x01000193) & 0xFFFFFFFF
+        value ^= byte
+    return value
+
+
 @dataclass(frozen=True)
 class Scope:
     """What part of a database an operation covers.
@@ -148,6 +165,13 @@ class Driver(ABC):
     def is_clean(self, session: Session, scope: Scope) -> bool:
         realm = self.inspect(session, scope)
         return all(not schema.tables for schema in realm.schemas)
+
+    @contextmanager
+    def lock(self, session: Session, name: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+        """A session-scoped named lock: released with the session, so a killed process
+        never leaves it behind. Drivers without one (SQLite: the apply transaction is
+        exclusive) hold nothing."""
+        yield
 
     def before_apply(self, session: Session, statements: Sequence[PlannedStatement]) -> None:
         """Hook run before the plan's transaction starts (SQLite turns FK checks off)."""

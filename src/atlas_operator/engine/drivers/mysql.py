@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,8 +60,10 @@ from atlas_operator.engine.changes import (
 )
 from atlas_operator.engine.diff import strip_parens
 from atlas_operator.engine.drivers.base import (
+    LOCK_TIMEOUT,
     DatabaseError,
     Driver,
+    LockTimeoutError,
     PlannedStatement,
     Scope,
     Session,
@@ -265,6 +268,17 @@ class MySQLDriver(Driver):
         info = server_info(session)
         self.server, self.flavor = info, info.flavor
         return info
+
+    @contextmanager
+    def lock(self, session: Session, name: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+        """`GET_LOCK` (server-wide, released when the session ends), as Atlas takes it."""
+        acquired = session.query("SELECT GET_LOCK(%s, %s)", [name, max(0, int(timeout))])
+        if not acquired or acquired[0][0] != 1:
+            raise LockTimeoutError(f"sql/schema: lock is held by other session ({name})")
+        try:
+            yield
+        finally:
+            session.query("SELECT RELEASE_LOCK(%s)", [name])
 
     def open(self, url: DatabaseURL) -> MySQLSession:
         session = MySQLSession(url)

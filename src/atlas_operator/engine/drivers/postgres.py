@@ -21,8 +21,10 @@ scope; a table's changes are one `ALTER TABLE` (constraint drops first) with
 from __future__ import annotations
 
 import re
+import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -57,12 +59,15 @@ from atlas_operator.engine.changes import (
 )
 from atlas_operator.engine.diff import encloses_all
 from atlas_operator.engine.drivers.base import (
+    LOCK_TIMEOUT,
     DatabaseError,
     Driver,
+    LockTimeoutError,
     PlannedStatement,
     Scope,
     Session,
     UnsupportedChangeError,
+    fnv1_32,
 )
 from atlas_operator.engine.model import (
     Check,
@@ -201,6 +206,22 @@ class PostgresDriver(Driver):
     name = "postgres"
     dialect = Dialect.POSTGRES
     transactional_ddl = True
+
+    @contextmanager
+    def lock(self, session: Session, name: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+        """`pg_try_advisory_lock` on Atlas's FNV-1 key, retried with backoff until `timeout`."""
+        key = fnv1_32(name)
+        deadline = time.monotonic() + timeout
+        delay = 0.025
+        while not session.query("SELECT pg_try_advisory_lock(%s)", [key])[0][0]:
+            if time.monotonic() >= deadline:
+                raise LockTimeoutError(f"sql/schema: lock is held by other session ({name})")
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        try:
+            yield
+        finally:
+            session.query("SELECT pg_advisory_unlock(%s)", [key])
 
     def open(self, url: DatabaseURL) -> PostgresSession:
         return PostgresSession(url)
