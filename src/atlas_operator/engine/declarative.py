@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -102,22 +103,57 @@ def load_sql_on_dev(
     policy: ApplyPolicy,
     source: str = "schema.sql",
 ) -> Realm:
-    """Runs the desired SQL on a clean dev database and inspects the result."""
+    """Runs the desired SQL on a clean dev database and inspects the result.
+
+    The normalised result is cached per (dev database, scope, SQL text): an unchanged
+    desired state needs no dev-database round trip on the next reconcile
+    (DECISIONS.md §6)."""
     driver = driver_for(dev_url)
     scope = dev_scope(driver, dev_url, target_scope, policy)
+    key = (dev_url.redacted(), scope, hashlib.sha256(sql.encode()).hexdigest())
+    cached = NORMALISED_CACHE.get(key)
+    if cached is None:
+        cached = normalise_on_dev(driver, sql, dev_url, scope, source)
+        NORMALISED_CACHE[key] = cached
+        while len(NORMALISED_CACHE) > NORMALISED_CACHE_SIZE:
+            NORMALISED_CACHE.pop(next(iter(NORMALISED_CACHE)))
+    return exclude_realm(cached, policy.exclude, scope.bound)
+
+
+NORMALISED_CACHE: dict[tuple[str, Scope, str], Realm] = {}
+NORMALISED_CACHE_SIZE = 256
+
+
+def normalise_on_dev(
+    driver: Driver, sql: str, dev_url: DatabaseURL, scope: Scope, source: str
+) -> Realm:
     with driver.open(dev_url) as dev:
         if not driver.is_clean(dev, scope):
             raise DevDatabaseError(
                 f"the dev database {dev_url.redacted()} is not clean: it must be empty before use"
             )
         try:
-            run_in_dependency_order(
-                dev, [s.text for s in split_statements(sql, driver.dialect)], source
-            )
+            statements = [s.text for s in split_statements(sql, driver.dialect)]
+            if not (driver.batch_scripts and run_as_one_batch(dev, statements)):
+                run_in_dependency_order(dev, statements, source)
             realm = driver.inspect(dev, scope)
         finally:
             driver.clean(dev, scope)
-    return exclude_realm(realm, policy.exclude, scope.bound)
+    return realm
+
+
+def run_as_one_batch(dev: Session, statements: list[str]) -> bool:
+    """Sends the whole file in one round trip inside a transaction; False (and nothing
+    changed) when any statement fails, so the caller can go statement by statement."""
+    script = "\n".join(s if s.rstrip().endswith(";") else s + ";" for s in statements)
+    try:
+        dev.begin()
+        dev.execute(script)
+        dev.commit()
+    except DatabaseError:
+        dev.rollback()
+        return False
+    return True
 
 
 def run_in_dependency_order(dev: Session, statements: list[str], source: str) -> None:

@@ -131,6 +131,8 @@ class Driver(ABC):
     dialect: Dialect
     transactional_ddl: bool
     """Whether DDL can be rolled back (PostgreSQL, SQLite) or commits implicitly (MySQL)."""
+    batch_scripts: bool = False
+    """Whether many statements can be sent as one request inside a transaction (PostgreSQL)."""
     case_insensitive_names: bool = False
     """Whether the database folds identifier case when it compares names (SQLite)."""
 

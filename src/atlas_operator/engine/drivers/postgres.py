@@ -206,6 +206,7 @@ class PostgresDriver(Driver):
     name = "postgres"
     dialect = Dialect.POSTGRES
     transactional_ddl = True
+    batch_scripts = True
 
     @contextmanager
     def lock(self, session: Session, name: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
