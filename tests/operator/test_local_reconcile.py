@@ -146,3 +146,64 @@ def test_first_run_with_drops_is_refused(tmp_path: Path) -> None:
     )
     tables = sqlite3.connect(db).execute("select name from sqlite_master").fetchall()
     assert tables == [("old_table",)]
+
+
+def test_hcl_desired_state_from_a_configmap(tmp_path: Path) -> None:
+    hcl = (
+        'schema "main" {}\n'
+        'table "users" {\n  schema = schema.main\n'
+        '  column "id" {\n    type = integer\n  }\n'
+        "  primary_key {\n    columns = [column.id]\n  }\n}\n"
+    )
+    configmap = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "schema"},
+        "data": {"schema.hcl": hcl},
+    }
+    manifest = write(
+        tmp_path / "m.yaml",
+        [
+            configmap,
+            schema_doc(
+                {
+                    "url": f"sqlite://{tmp_path / 'app.db'}",
+                    "schema": {"configMapKeyRef": {"name": "schema", "key": "schema.hcl"}},
+                }
+            ),
+        ],
+    )
+    result = reconcile(manifest, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ready(result.stdout)["reason"] == "Applied"
+    tables = (
+        sqlite3.connect(tmp_path / "app.db")
+        .execute("select name from sqlite_master where type = 'table'")
+        .fetchall()
+    )
+    assert tables == [("users",)]
+
+
+def test_configmap_key_must_be_sql_or_hcl(tmp_path: Path) -> None:
+    configmap = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "schema"},
+        "data": {"schema.txt": "x"},
+    }
+    manifest = write(
+        tmp_path / "m.yaml",
+        [
+            configmap,
+            schema_doc(
+                {
+                    "url": f"sqlite://{tmp_path / 'app.db'}",
+                    "schema": {"configMapKeyRef": {"name": "schema", "key": "schema.txt"}},
+                }
+            ),
+        ],
+    )
+    result = reconcile(manifest, cwd=tmp_path)
+    condition = ready(result.stdout)
+    assert condition["reason"] == "ReadSchema"
+    assert 'must be ending with .sql or .hcl, received ".txt"' in condition["message"]

@@ -124,6 +124,18 @@ NORMALISED_CACHE: dict[tuple[str, Scope, str], Realm] = {}
 NORMALISED_CACHE_SIZE = 256
 
 
+def load_hcl_on_dev(
+    text: str, dev_url: DatabaseURL, target_scope: Scope, policy: ApplyPolicy
+) -> Realm:
+    """An Atlas HCL desired state, normalised through the dev database like SQL."""
+    from atlas_operator.engine.hcl import hcl_to_sql
+
+    driver = driver_for(dev_url)
+    scope = dev_scope(driver, dev_url, target_scope, policy)
+    sql = hcl_to_sql(text, driver, target_scope.bound, scope.bound)
+    return load_sql_on_dev(sql, dev_url, target_scope, policy, source="schema.hcl")
+
+
 def normalise_on_dev(
     driver: Driver, sql: str, dev_url: DatabaseURL, scope: Scope, source: str
 ) -> Realm:

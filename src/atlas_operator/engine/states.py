@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from atlas_operator.engine.declarative import ApplyPolicy, load_sql_on_dev
+from atlas_operator.engine.declarative import ApplyPolicy, load_hcl_on_dev, load_sql_on_dev
 from atlas_operator.engine.drivers import driver_for
 from atlas_operator.engine.drivers.base import EngineError, Scope
 from atlas_operator.engine.exclude import exclude_realm
@@ -29,7 +29,7 @@ def is_file_state(ref: str) -> bool:
 
 
 def read_sql_files(ref: str) -> tuple[str, str]:
-    """The SQL text of `file://x.sql` or `file://dir` (its .sql files in name order)."""
+    """The text of `file://x.sql`, `file://x.hcl` or `file://dir` (its .sql files in order)."""
     path = Path(ref[len(FILE_SCHEME) :])
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix == ".sql")
@@ -38,9 +38,7 @@ def read_sql_files(ref: str) -> tuple[str, str]:
         return "\n".join(p.read_text() for p in files), path.name
     if not path.exists():
         raise StateError(f"{ref}: no such file")
-    if path.suffix.lower() == ".hcl":
-        raise StateError(f"{ref}: Atlas HCL desired states are not supported yet; use SQL")
-    if path.suffix.lower() != ".sql":
+    if path.suffix.lower() not in (".sql", ".hcl"):
         raise StateError(f"{ref}: expected a .sql file or a directory of them")
     return path.read_text(), path.name
 
@@ -61,10 +59,12 @@ def load_state(
 ) -> Realm:
     """The schema a state reference describes, in the scope of `target`."""
     if is_file_state(ref):
-        sql, source = read_sql_files(ref)
+        text, source = read_sql_files(ref)
         dev = dev_url or default_dev_url(target)
         scope = scope_for(target or dev, policy)
-        return load_sql_on_dev(sql, dev, scope, policy, source=source)
+        if source.lower().endswith(".hcl"):
+            return load_hcl_on_dev(text, dev, scope, policy)
+        return load_sql_on_dev(text, dev, scope, policy, source=source)
     url = parse_url(ref)
     driver = driver_for(url)
     scope = driver.scope_of(url, policy.schemas)

@@ -21,6 +21,7 @@ from atlas_operator.engine.declarative import (
     Plan,
     destructive_statements,
     execute_plan,
+    load_hcl_on_dev,
     load_sql_on_dev,
     plan_apply,
 )
@@ -49,7 +50,9 @@ FIRST_RUN_HINT = (
 class SchemaInputs:
     target: DatabaseURL
     dev: DatabaseURL
-    desired_sql: str
+    desired_text: str
+    desired_format: str
+    """`sql` or `hcl`."""
     policy: ApplyPolicy
 
 
@@ -77,8 +80,6 @@ def resolve_inputs(resource: AtlasSchema, source: ObjectSource) -> SchemaInputs:
     if spec.config or spec.config_from:
         raise InputError("spec.config: custom atlas.hcl configuration is not supported yet")
     text, fmt = desired_schema(spec.schema_, namespace, source)
-    if fmt == "hcl":
-        raise InputError("spec.schema.hcl: Atlas HCL desired states are not supported yet")
     try:
         target = parse_url(target_url(spec, namespace, source))
         dev_text = dev_url(spec, namespace, source)
@@ -87,7 +88,9 @@ def resolve_inputs(resource: AtlasSchema, source: ObjectSource) -> SchemaInputs:
         raise InputError(str(err)) from None
     except EngineError as err:
         raise InputError(f"spec.devURL: {err}") from None
-    return SchemaInputs(target=target, dev=dev, desired_sql=text, policy=policy_of(resource))
+    return SchemaInputs(
+        target=target, dev=dev, desired_text=text, desired_format=fmt, policy=policy_of(resource)
+    )
 
 
 def reconcile_schema(resource: AtlasSchema, source: ObjectSource) -> AtlasSchemaStatus:
@@ -102,7 +105,8 @@ def reconcile_schema(resource: AtlasSchema, source: ObjectSource) -> AtlasSchema
     driver = driver_for(inputs.target)
     try:
         scope = driver.scope_of(inputs.target, inputs.policy.schemas)
-        desired = load_sql_on_dev(inputs.desired_sql, inputs.dev, scope, inputs.policy)
+        load = load_hcl_on_dev if inputs.desired_format == "hcl" else load_sql_on_dev
+        desired = load(inputs.desired_text, inputs.dev, scope, inputs.policy)
     except EngineError as err:
         cond.set_not_ready(status, generation, cond.REASON_CALCULATING_HASH, str(err))
         return status
