@@ -1,4 +1,13 @@
-"""Statement splitting (interim version; replaced by the full Atlas-compatible lexer)."""
+"""Splitting SQL text into statements, as Atlas's lexer does (reference §2.2).
+
+- Quotes ('…', "…", `…`), comments (`--`, `/* */`, `#` on MySQL) and PostgreSQL
+  dollar quotes (`$tag$…$tag$`) are skipped as units; `;` inside them is text.
+- Compound bodies (`BEGIN … END`, including `CASE … END` and `IF … END IF` inside)
+  stay one statement, so triggers, procedures and `BEGIN ATOMIC` functions split right;
+  `BEGIN;` / `BEGIN TRANSACTION` are plain statements.
+- `-- atlas:delimiter X` on the first line, or the MySQL client's `DELIMITER X`, change
+  the delimiter; a custom delimiter is removed from the statement, `;` is kept.
+"""
 
 from __future__ import annotations
 
@@ -21,73 +30,134 @@ class SplitError(ValueError):
 @dataclass(frozen=True)
 class Statement:
     text: str
-    comments: tuple[str, ...] = ()
     position: int = 0
 
 
 DOLLAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
-BEGIN = re.compile(r"\bBEGIN\b(?!\s*(;|TRANSACTION|WORK|DEFERRED|IMMEDIATE|EXCLUSIVE))", re.I)
+WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+# BEGIN that opens a block, not a transaction.
+TRANSACTION_BEGIN = re.compile(
+    r"BEGIN\s*(;|$|TRANSACTION\b|WORK\b|DEFERRED\b|IMMEDIATE\b|EXCLUSIVE\b|ISOLATION\b)",
+    re.IGNORECASE,
+)
+END_OF_NESTED = re.compile(r"END\s+(IF|LOOP|CASE|WHILE|REPEAT|FOR)\b", re.IGNORECASE)
+DELIMITER_DIRECTIVE = re.compile(r"^-- atlas:delimiter (\S.*?)\s*$")
+DELIMITER_COMMAND = re.compile(r"DELIMITER\s+('([^']+)'|(\S+))[ \t]*(\r?\n|$)", re.IGNORECASE)
 
 
 def split_statements(sql: str, dialect: Dialect) -> list[Statement]:
-    out: list[Statement] = []
-    start, i, depth, blocks = 0, 0, 0, 0
-    n = len(sql)
-    while i < n:
-        ch = sql[i]
-        if ch in "'\"`":
-            j = i + 1
-            while j < n:
-                if sql[j] == "\\" and dialect == Dialect.MYSQL:
-                    j += 2
+    delimiter = ";"
+    first_line, _, rest = sql.partition("\n")
+    directive = DELIMITER_DIRECTIVE.match(first_line)
+    if directive:
+        delimiter = decode_escapes(directive.group(1))
+        if not rest.strip():
+            raise SplitError("no input found after delimiter")
+        return Lexer(rest, dialect, delimiter, offset=len(first_line) + 1).run()
+    return Lexer(sql, dialect, delimiter).run()
+
+
+def decode_escapes(text: str) -> str:
+    return text.replace("\\n", "\n").replace("\\r", "\r").replace("\\t", "\t")
+
+
+class Lexer:
+    def __init__(self, sql: str, dialect: Dialect, delimiter: str, offset: int = 0) -> None:
+        self.sql, self.dialect, self.delimiter, self.offset = sql, dialect, delimiter, offset
+        self.out: list[Statement] = []
+
+    def run(self) -> list[Statement]:
+        sql, n = self.sql, len(self.sql)
+        start = i = depth = blocks = 0
+        while i < n:
+            if self.at_statement_start(start, i) and self.dialect in (
+                Dialect.MYSQL,
+                Dialect.GENERIC,
+            ):
+                command = DELIMITER_COMMAND.match(sql, i)
+                if command:
+                    self.delimiter = command.group(2) or command.group(3)
+                    i = start = command.end()
                     continue
-                if sql[j] == ch:
-                    if j + 1 < n and sql[j + 1] == ch:
-                        j += 2
-                        continue
-                    break
-                j += 1
-            i = j + 1
-            continue
-        if sql.startswith("--", i) or (ch == "#" and dialect == Dialect.MYSQL):
+            ch = sql[i]
+            skipped = self.skip_token(i)
+            if skipped != i:
+                i = skipped
+                continue
+            if ch == "(":
+                depth += 1
+            elif ch == ")":
+                depth -= 1
+                if depth < 0:
+                    raise SplitError(f"unexpected ')' at line {sql.count(chr(10), 0, i) + 1}")
+            elif ch.isalpha() and (i == 0 or not (sql[i - 1].isalnum() or sql[i - 1] in "_$")):
+                word = WORD.match(sql, i)
+                assert word is not None
+                blocks = self.track_block(word.group(0).upper(), i, blocks)
+                i = word.end()
+                continue
+            if depth == 0 and blocks == 0 and sql.startswith(self.delimiter, i):
+                end = i + (1 if self.delimiter == ";" else 0)
+                self.emit(start, end)
+                i = start = i + len(self.delimiter)
+                continue
+            i += 1
+        if depth > 0:
+            raise SplitError("unclosed '('")
+        self.emit(start, n)
+        return self.out
+
+    def at_statement_start(self, start: int, i: int) -> bool:
+        return not self.sql[start:i].strip()
+
+    def track_block(self, word: str, i: int, blocks: int) -> int:
+        if word == "BEGIN" and self.dialect != Dialect.GENERIC and self.delimiter == ";":
+            return blocks if TRANSACTION_BEGIN.match(self.sql, i) else blocks + 1
+        if blocks and word == "CASE":
+            return blocks + 1
+        if blocks and word == "END" and not END_OF_NESTED.match(self.sql, i):
+            return blocks - 1
+        return blocks
+
+    def skip_token(self, i: int) -> int:
+        """The index after a quoted string, comment or dollar quote at `i` (or `i`)."""
+        sql, ch = self.sql, self.sql[i]
+        if ch in "'\"`":
+            return self.skip_quote(i, ch)
+        if sql.startswith("--", i) or (ch == "#" and self.dialect == Dialect.MYSQL):
             end = sql.find("\n", i)
-            i = n if end < 0 else end
-            continue
+            return len(sql) if end < 0 else end
         if sql.startswith("/*", i):
             end = sql.find("*/", i + 2)
-            i = n if end < 0 else end + 2
-            continue
-        if ch == "$" and dialect in (Dialect.POSTGRES, Dialect.GENERIC):
-            m = DOLLAR.match(sql, i)
-            if m:
-                end = sql.find(m.group(0), m.end())
-                i = n if end < 0 else end + len(m.group(0))
+            return len(sql) if end < 0 else end + 2
+        if ch == "$" and self.dialect in (Dialect.POSTGRES, Dialect.GENERIC):
+            match = DOLLAR.match(sql, i)
+            if match and not (i > 0 and (sql[i - 1].isalnum() or sql[i - 1] == "_")):
+                end = sql.find(match.group(0), match.end())
+                return len(sql) if end < 0 else end + len(match.group(0))
+        return i
+
+    def skip_quote(self, i: int, quote: str) -> int:
+        sql, j = self.sql, i + 1
+        backslash = self.dialect == Dialect.MYSQL or (
+            self.dialect == Dialect.POSTGRES and i > 0 and sql[i - 1] in "eE" and quote == "'"
+        )
+        while j < len(sql):
+            if backslash and sql[j] == "\\":
+                j += 2
                 continue
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch.isalpha() and (i == 0 or not (sql[i - 1].isalnum() or sql[i - 1] == "_")):
-            word = re.match(r"[A-Za-z_]+", sql[i:])
-            assert word is not None
-            upper = word.group(0).upper()
-            if upper == "BEGIN" and BEGIN.match(sql, i) and dialect != Dialect.GENERIC:
-                blocks += 1
-            elif upper == "END" and blocks:
-                after = sql[i + 3 :].lstrip()
-                if not re.match(r"(IF|LOOP|CASE|WHILE|REPEAT)\b", after, re.I):
-                    blocks -= 1
-            elif upper == "CASE" and blocks:
-                blocks += 1
-            i += len(word.group(0))
-            continue
-        elif ch == ";" and depth == 0 and blocks == 0:
-            text = sql[start : i + 1].strip()
-            if text.strip(";").strip():
-                out.append(Statement(text, position=start))
-            start = i + 1
-        i += 1
-    tail = sql[start:].strip()
-    if tail and not re.fullmatch(r"(\s|--[^\n]*)*", tail):
-        out.append(Statement(tail, position=start))
-    return out
+            if sql[j] == quote:
+                if j + 1 < len(sql) and sql[j + 1] == quote:
+                    j += 2
+                    continue
+                return j + 1
+            j += 1
+        return j
+
+    def emit(self, start: int, end: int) -> None:
+        segment = self.sql[start:end]
+        text = segment.strip()
+        start += len(segment) - len(segment.lstrip())
+        body = re.sub(r"(--[^\n]*|/\*.*?\*/)", "", text, flags=re.DOTALL).strip()
+        if body and body != ";":
+            self.out.append(Statement(text, position=self.offset + start))
