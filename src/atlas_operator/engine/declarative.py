@@ -271,6 +271,13 @@ def execute_plan(session: Session, driver: Driver, plan: Plan, tx_mode: TxMode) 
             report.applied.append(statement.sql)
             report.pending.pop(0)
         if in_tx:
+            try:
+                driver.before_commit(session, statements)
+            except DatabaseError as err:
+                report.error_stmt, report.error = "COMMIT", str(err)
+                session.rollback()
+                report.pending, report.applied = list(plan.sql), []
+                return report
             session.commit()
     finally:
         driver.after_apply(session, statements)

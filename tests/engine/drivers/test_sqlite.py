@@ -144,3 +144,28 @@ def test_drop_table_is_destructive(target: DatabaseURL) -> None:
         apply(target, SEED, lint_destructive_error=True)
     assert apply(target, SEED, skip=frozenset({"drop_table"})) == []
     assert apply(target, SEED) == ["DROP TABLE `extra`"]
+
+
+def test_rebuild_that_breaks_a_foreign_key_rolls_back(tmp_path: Path) -> None:
+    # Foreign keys are enforced only on connections that ask for it (_fk=1, as in Atlas).
+    target = parse_url(f"sqlite://{tmp_path / 'target.db'}?_fk=1")
+    before = """
+    create table parents (id integer primary key);
+    create table children (id integer primary key, parent_id integer);
+    """
+    apply(target, before)
+    conn = sqlite3.connect(target.sqlite_target()[0])
+    conn.execute("INSERT INTO children VALUES (1, 99)")
+    conn.commit()
+    after = """
+    create table parents (id integer primary key);
+    create table children (id integer primary key, parent_id integer references parents (id));
+    """
+    report = schema_apply(target, after, default_dev_url(target), ApplyPolicy())
+    assert report.error is not None
+    assert "foreign key violation" in report.error
+    assert "children" in report.error
+    assert report.applied == []
+    fks = conn.execute("SELECT * FROM pragma_foreign_key_list('children')").fetchall()
+    assert fks == []
+    assert conn.execute("SELECT parent_id FROM children").fetchall() == [(99,)]

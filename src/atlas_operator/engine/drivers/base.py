@@ -178,5 +178,9 @@ class Driver(ABC):
     def before_apply(self, session: Session, statements: Sequence[PlannedStatement]) -> None:
         """Hook run before the plan's transaction starts (SQLite turns FK checks off)."""
 
+    def before_commit(self, session: Session, statements: Sequence[PlannedStatement]) -> None:
+        """Hook run inside the plan's transaction just before COMMIT; raising
+        DatabaseError rolls the whole plan back (SQLite checks foreign keys here)."""
+
     def after_apply(self, session: Session, statements: Sequence[PlannedStatement]) -> None:
         """Hook run after the plan's transaction ends, successful or not."""

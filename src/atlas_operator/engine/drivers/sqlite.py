@@ -143,9 +143,22 @@ class SQLiteDriver(Driver):
             session.fk_was_on = bool(session.query("PRAGMA foreign_keys")[0][0])  # type: ignore[attr-defined]
             session.execute("PRAGMA foreign_keys = off")
 
+    def before_commit(self, session: Session, statements: Sequence[PlannedStatement]) -> None:
+        # With the pragma off during a rebuild, rows that no longer satisfy a foreign
+        # key would slip through silently; the check makes the plan fail instead.
+        if getattr(session, "fk_was_on", False):
+            violations = session.query("PRAGMA foreign_key_check")
+            if violations:
+                table, rowid, parent, _ = violations[0]
+                raise DatabaseError(
+                    f"foreign key violation after table rebuild: {len(violations)} row(s),"
+                    f" first in table {table!r} (rowid {rowid}) referencing {parent!r}"
+                )
+
     def after_apply(self, session: Session, statements: Sequence[PlannedStatement]) -> None:
         if getattr(session, "fk_was_on", False):
             session.execute("PRAGMA foreign_keys = on")
+            session.fk_was_on = False  # type: ignore[attr-defined]
 
 
 def quote(name: str) -> str:
