@@ -34,6 +34,7 @@ def cmd_crds(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from atlas_operator.cli_migrate import add_migrate_commands
     from atlas_operator.cli_reconcile import add_reconcile_command
     from atlas_operator.cli_schema import add_schema_commands
 
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     crds.set_defaults(run=cmd_crds)
 
     add_schema_commands(verbs)
+    add_migrate_commands(verbs)
     add_reconcile_command(verbs)
     return parser
 

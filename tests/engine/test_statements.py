@@ -26,8 +26,9 @@ def texts(sql: str, dialect: Dialect) -> list[str]:
         (PG, "select 'it''s;'; select 2;", ["select 'it''s;';", "select 2;"]),
         (PG, "select E'a\\';b'; select 2;", ["select E'a\\';b';", "select 2;"]),
         (MY, "select 'a\\';b'; select 2;", ["select 'a\\';b';", "select 2;"]),
-        (PG, "-- c;\nselect 1; /* x; */ select 2;", ["-- c;\nselect 1;", "/* x; */ select 2;"]),
-        (MY, "# c;\nselect 1;", ["# c;\nselect 1;"]),
+        (PG, "-- c;\nselect 1; /* x; */ select 2;", ["select 1;", "select 2;"]),
+        (MY, "# c;\nselect 1;", ["select 1;"]),
+        (PG, "select 1;\n-- no newline at the end", ["select 1;"]),
         (
             PG,
             "create function f() returns int as $$ begin return 1; end; $$ language plpgsql;\n"
@@ -109,3 +110,41 @@ def test_positions_point_at_each_statement() -> None:
 def test_errors(sql: str, message: str) -> None:
     with pytest.raises(SplitError, match=message):
         split_statements(sql, PG)
+
+
+@pytest.mark.parametrize(
+    ("sql", "comments"),
+    [
+        ("-- a\n-- b\nselect 1;", ("-- a\n", "-- b\n")),
+        ("-- header\n\nselect 1;", ()),
+        ("-- header\n\n-- a\nselect 1;", ("-- a\n",)),
+        ("/* a */\nselect 1;", ("/* a */",)),
+        ("/* a */\n\nselect 1;", ()),
+        ("select 1; -- not above\nselect 2;", ("-- not above\n",)),
+        ("select /* inside */ 1;", ()),
+    ],
+)
+def test_leading_comments_are_attached_not_part_of_the_text(
+    sql: str, comments: tuple[str, ...]
+) -> None:
+    last = split_statements(sql, Dialect.POSTGRES)[-1]
+    assert last.comments == comments
+    assert not last.text.startswith(("--", "/*"))
+
+
+@pytest.mark.parametrize(
+    ("comment", "args"),
+    [
+        ("-- atlas:nolint\n", [""]),
+        ("-- atlas:nolint DS103 destructive\n", ["DS103 destructive"]),
+        ("--atlas:nolint DS103\n", ["DS103"]),
+        ("# atlas:nolint\n", []),  # not a comment on PostgreSQL: never attached
+        ("/*atlas:nolint MF101 */", ["MF101 "]),
+        ("/* atlas:nolint MF101 */", []),  # Atlas wants the prefix "/*" exactly
+        ("-- see atlas:nolint\n", []),
+        ("-- atlas:txmode none\n", []),
+    ],
+)
+def test_statement_directives(comment: str, args: list[str]) -> None:
+    statement = split_statements(comment + "drop table t;", Dialect.POSTGRES)[-1]
+    assert statement.directives("nolint") == args

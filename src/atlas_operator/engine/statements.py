@@ -31,6 +31,35 @@ class SplitError(ValueError):
 class Statement:
     text: str
     position: int = 0
+    comments: tuple[str, ...] = ()
+    """Comments directly above the statement (not separated by a blank line), as Atlas
+    attaches them; they are not part of `text`, which is what runs and is hashed."""
+
+    def directives(self, name: str) -> list[str]:
+        """Arguments of `atlas:<name>` directives in the attached comments."""
+        found = []
+        for comment in self.comments:
+            if comment.startswith("/*"):
+                if "\n" not in comment:
+                    found += directive_args(comment.removesuffix("*/"), name, ("/*",))
+            else:
+                found += directive_args(comment, name, ("#", "--", "-- "))
+        return found
+
+
+COMMENT_ONLY = re.compile(r"(--|#)[^\n]*|/\*.*")
+DIRECTIVE = re.compile(r"([ -~]*)atlas:(\w+)(?: +(.+))*")
+
+
+def directive_args(text: str, name: str, prefixes: tuple[str, ...] = ()) -> list[str]:
+    """`atlas:<name> args` at the start of `text` (Atlas's directive regexp); with
+    `prefixes`, the text before `atlas:` must be exactly one of them."""
+    match = DIRECTIVE.match(text)
+    if not match or match.group(2) != name:
+        return []
+    if prefixes and match.group(1) not in prefixes:
+        return []
+    return [match.group(3) or ""]
 
 
 DOLLAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
@@ -155,9 +184,33 @@ class Lexer:
         return j
 
     def emit(self, start: int, end: int) -> None:
-        segment = self.sql[start:end]
-        text = segment.strip()
-        start += len(segment) - len(segment.lstrip())
-        body = re.sub(r"(--[^\n]*|/\*.*?\*/)", "", text, flags=re.DOTALL).strip()
-        if body and body != ";":
-            self.out.append(Statement(text, position=self.offset + start))
+        start, comments = self.leading_comments(start, end)
+        text = self.sql[start:end].strip()
+        # A comment that ends the input without a newline would be a statement of its
+        # own in Atlas; it runs as nothing (or fails on MySQL), so it is dropped here.
+        if text and text != ";" and not COMMENT_ONLY.fullmatch(text):
+            self.out.append(Statement(text, position=self.offset + start, comments=comments))
+
+    def leading_comments(self, start: int, end: int) -> tuple[int, tuple[str, ...]]:
+        """Skips the comments that open a statement, keeping those Atlas attaches to it:
+        a blank line after a comment detaches the group above it."""
+        sql, comments = self.sql, list[str]()
+        while True:
+            while start < end and sql[start].isspace():
+                start += 1
+            if sql.startswith("--", start) or (
+                sql.startswith("#", start) and self.dialect == Dialect.MYSQL
+            ):
+                close, detach = "\n", "\n"
+            elif sql.startswith("/*", start):
+                close, detach = "*/", "\n\n"
+            else:
+                return start, tuple(comments)
+            found = sql.find(close, start + 2 if close == "*/" else start, end)
+            if found < 0:  # an unterminated comment is statement text, as in Atlas
+                return start, tuple(comments)
+            after = found + len(close)
+            comments.append(sql[start:after])
+            if sql.startswith(detach, after):
+                comments = []
+            start = after

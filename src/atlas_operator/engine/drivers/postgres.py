@@ -137,7 +137,8 @@ class PostgresSession(Session):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
             cursor = self.conn.execute(sql.encode(), tuple(params) if params else None)
-            return list(cursor.fetchall())
+            # INSERT/UPDATE/DELETE return no rows (and psycopg refuses fetchall on them).
+            return list(cursor.fetchall()) if cursor.description is not None else []
         except psycopg.Error as err:
             raise DatabaseError(scrub(server_message(err, sql), self.url)) from None
 

@@ -8,10 +8,16 @@ that text; everything the pragmas describe comes from the pragmas.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 import sqlite3
+import tempfile
+import time
+import zlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -28,8 +34,10 @@ from atlas_operator.engine.changes import (
     ModifyTable,
 )
 from atlas_operator.engine.drivers.base import (
+    LOCK_TIMEOUT,
     DatabaseError,
     Driver,
+    LockTimeoutError,
     PlannedStatement,
     Scope,
     Session,
@@ -110,6 +118,34 @@ class SQLiteDriver(Driver):
 
     def scope_of(self, url: DatabaseURL, schemas: Sequence[str] = ()) -> Scope:
         return Scope(bound=MAIN)
+
+    @contextmanager
+    def lock(self, session: Session, name: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+        """An exclusive `flock` on `$TMPDIR/<name>_<adler32 of the database>.lock`: the
+        kernel drops it with the process, so a killed applier leaves no stale lock."""
+        target = session.url.sqlite_target()[0]
+        suffix = format(zlib.adler32(target.encode()), "x")
+        path = os.path.join(tempfile.gettempdir(), f"{name}_{suffix}.lock")
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            deadline, delay = time.monotonic() + timeout, 0.025
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise LockTimeoutError(
+                            f"sql/schema: lock is held by other session ({name})"
+                        ) from None
+                    time.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+            # Atlas's lock file holds its expiry in Unix nanoseconds.
+            os.ftruncate(fd, 0)
+            os.write(fd, str(time.time_ns() + int(timeout * 1e9)).encode())
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the flock
 
     def inspect(self, session: Session, scope: Scope) -> Realm:
         return Realm(schemas=(inspect_main(session),))

@@ -1,0 +1,527 @@
+"""`migrate apply` and `migrate status`: which files are pending and running them
+(reference §2.4–§2.7), compatible with revisions written by Atlas.
+
+Every run holds the session-scoped lock `atlas_migrate_execute` (the same name and
+PostgreSQL key as Atlas, so Atlas and we exclude each other). After every statement the
+revision row records how many statements ran and a cumulative hash of them, so a run
+that died part-way resumes at the next statement, and refuses if what ran was edited.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from atlas_operator import __version__
+from atlas_operator.engine.drivers import driver_for
+from atlas_operator.engine.drivers.base import (
+    LOCK_TIMEOUT,
+    DatabaseError,
+    Driver,
+    Scope,
+    Session,
+)
+from atlas_operator.engine.migrate.dir import HashFile, MigrateError, MigrationDir, MigrationFile
+from atlas_operator.engine.migrate.revisions import (
+    BASELINE,
+    DEFAULT_SCHEMA,
+    EXECUTED,
+    RESOLVED,
+    TABLE,
+    Revision,
+    RevisionStore,
+    revisions_schema,
+)
+from atlas_operator.engine.urls import DatabaseURL
+
+MIGRATE_LOCK = "atlas_migrate_execute"
+OPERATOR_VERSION = f"atlas-operator-py v{__version__}"
+ExecOrder = Literal["linear", "linear-skip", "non-linear"]
+TxMode = Literal["file", "all", "none"]
+
+
+class NotCleanError(MigrateError):
+    pass
+
+
+class HistoryNonLinearError(MigrateError):
+    pass
+
+
+class HistoryChangedError(MigrateError):
+    pass
+
+
+@dataclass(frozen=True)
+class MigrateOptions:
+    baseline: str | None = None
+    exec_order: ExecOrder = "linear"
+    tx_mode: TxMode = "file"
+    revisions_schema: str | None = None
+    amount: int = 0
+    """Apply at most this many pending files (0: all)."""
+    dry_run: bool = False
+    lock_timeout: float = LOCK_TIMEOUT
+    operator_version: str = OPERATOR_VERSION
+
+
+@dataclass
+class FileResult:
+    file: MigrationFile
+    applied: list[str] = field(default_factory=list)
+    error: str | None = None
+    error_stmt: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class ApplyResult:
+    current: str
+    """The last applied version before the run ("" when none)."""
+    pending: list[MigrationFile]
+    files: list[FileResult] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def target(self) -> str:
+        return self.pending[-1].version if self.pending else self.current
+
+    @property
+    def applied_version(self) -> str:
+        """The last version fully applied by the end of the run."""
+        done = [r.file.version for r in self.files if r.error is None]
+        return done[-1] if done else self.current
+
+    @property
+    def message(self) -> str:
+        if not self.pending:
+            return "No migration files to execute"
+        since = f" from {self.current}" if self.current else ""
+        return f"Migrated to version {self.target}{since} ({len(self.pending)} migrations in total)"
+
+
+@dataclass
+class Status:
+    available: list[MigrationFile]
+    pending: list[MigrationFile]
+    applied: list[Revision]
+    out_of_order: list[MigrationFile] = field(default_factory=list)
+
+    @property
+    def current(self) -> str:
+        return self.applied[-1].version if self.applied else "No migration applied yet"
+
+    @property
+    def next(self) -> str:
+        return self.pending[0].version if self.pending else "Already at latest version"
+
+    @property
+    def last_error(self) -> Revision | None:
+        last = self.applied[-1] if self.applied else None
+        return last if last is not None and last.error else None
+
+    @property
+    def status(self) -> str:
+        return "PENDING" if self.pending or self.out_of_order else "OK"
+
+
+# --- pending files ---------------------------------------------------------------------
+
+
+def last_index(files: list[MigrationFile], accept: object) -> int:
+    for index in range(len(files) - 1, -1, -1):
+        if accept(files[index]):  # type: ignore[operator]
+            return index
+    return -1
+
+
+def from_last_checkpoint(files: list[MigrationFile]) -> list[MigrationFile]:
+    index = last_index(files, lambda f: f.is_checkpoint)
+    return files[index:] if index >= 0 else list(files)
+
+
+def out_of_order_message(files: list[MigrationFile]) -> str:
+    names = ", ".join(f.name for f in files)
+    verb = "was" if len(files) == 1 else "were"
+    noun = "file" if len(files) == 1 else "files"
+    return (
+        f"migration {noun} {names} {verb} added out of order. "
+        "See: https://atlasgo.io/versioned/apply#non-linear-error"
+    )
+
+
+@dataclass
+class Pending:
+    files: list[MigrationFile]
+    out_of_order: list[MigrationFile] = field(default_factory=list)
+    baseline: Revision | None = None
+
+
+def pending_after(
+    revisions: list[Revision], directory: MigrationDir, exec_order: ExecOrder
+) -> Pending:
+    """Atlas's `Executor.Pending` for a database with revisions (reference §2.5)."""
+    every = list(directory.files)
+    migrations = [f for f in every if not f.is_checkpoint]
+    last = revisions[-1]
+    partial = last.is_partial and not last.type & RESOLVED
+    checkpoint = next((f for f in every if f.is_checkpoint and f.version == last.version), None)
+    if partial and checkpoint is not None:
+        after = every.index(checkpoint) + 1
+        return Pending([checkpoint] + [f for f in every[after:] if not f.is_checkpoint])
+    if not migrations:
+        return Pending([])
+    if partial:
+        index = last_index(migrations, lambda f: f.version == last.version)
+        if index < 0:
+            raise MigrateError(
+                f'sql/migrate: missing migration: revision "{last.version}" is partially '
+                "applied but migration file was not found"
+            )
+    else:
+        index = last_index(migrations, lambda f: f.version <= last.version)
+        if index < 0:
+            return Pending(migrations)
+        index += 1
+    pending = migrations[index:]
+    if exec_order == "linear-skip":
+        return Pending(pending)
+    applied_versions = {r.version for r in revisions}
+    first = next(
+        (i for i, f in enumerate(migrations[:index]) if f.version >= revisions[0].version), index
+    )
+    skipped = [f for f in migrations[first:index] if f.version not in applied_versions]
+    if skipped and exec_order == "non-linear":
+        return Pending(skipped + pending)
+    return Pending(pending, out_of_order=skipped)
+
+
+# --- running ---------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    """An open target database with its revisions store."""
+
+    driver: Driver
+    session: Session
+    url: DatabaseURL
+    store: RevisionStore
+    explicit_schema: bool
+
+    @property
+    def scope(self) -> Scope:
+        return self.driver.scope_of(self.url)
+
+
+@contextmanager
+def open_target(
+    url: DatabaseURL, options: MigrateOptions, *, lock: bool = True
+) -> Iterator[Target]:
+    driver = driver_for(url)
+    with driver.open(url) as session:
+        schema = revisions_schema(driver, url, options.revisions_schema)
+        target = Target(
+            driver,
+            session,
+            url,
+            RevisionStore(session, driver, schema),
+            options.revisions_schema is not None,
+        )
+        if not lock:
+            yield target
+            return
+        with driver.lock(session, MIGRATE_LOCK, options.lock_timeout):
+            yield target
+
+
+def check_clarity(target: Target) -> None:
+    """Refuses when a schema-bound URL would miss revisions kept in their own schema."""
+    if target.explicit_schema or target.url.schema is None or target.driver.name == "sqlite":
+        return
+    store = target.store
+    if not store.table_exists() and store.table_exists(DEFAULT_SCHEMA):
+        raise MigrateError(
+            f"ambiguous revision table: the connected schema {target.url.schema!r} has no "
+            f"{TABLE} table, but schema {DEFAULT_SCHEMA!r} has one. Set the revisions "
+            f"schema (--revisions-schema / spec.revisionsSchema) to {DEFAULT_SCHEMA!r} to "
+            "keep using it, or to the connected schema to start a new history there"
+        )
+
+
+def not_clean_reason(target: Target) -> str | None:
+    """Why the database is not clean for a first run (Atlas's `CheckClean`), or None."""
+    realm = target.driver.inspect(target.session, target.scope)
+    revisions = target.store.schema
+    tables: list[str] = []
+    for schema in realm.schemas:
+        names = [
+            t.name for t in schema.tables if not (schema.name == revisions and t.name == TABLE)
+        ]
+        bound = target.url.schema is not None or target.driver.name == "sqlite"
+        if not bound and schema.name not in ("public", revisions):
+            return f'found schema "{schema.name}"'
+        tables += [f'found table "{name}" in schema "{schema.name}"' for name in names]
+    if len(tables) == 1:
+        return tables[0]
+    if tables:
+        return f"found multiple tables: {len(tables)}"
+    return None
+
+
+def statement_sums(texts: list[str]) -> list[str]:
+    """`h1:` of the cumulative statement text, one per statement (partial_hashes)."""
+    running, sums = hashlib.sha256(), []
+    for text in texts:
+        running.update(text.encode())
+        sums.append("h1:" + base64.b64encode(running.copy().digest()).decode())
+    return sums
+
+
+def check_applied_unchanged(revisions: list[Revision], directory: MigrationDir) -> None:
+    """Refuses a directory whose applied files were edited and re-hashed.
+
+    Atlas ignores this; we compare the hash recorded when a file was applied with the
+    directory's hash now. Hashes are cumulative, so the first differing file is the
+    edited one. Only in linear order: a file inserted out of order (non-linear) changes
+    every later hash legitimately."""
+    by_version = {
+        MigrationFile(name, b"").version: (name, h) for name, h in directory.computed_sum().entries
+    }
+    for revision in revisions:
+        if revision.type & EXECUTED == 0 or revision.is_partial or not revision.hash:
+            continue
+        name, current = by_version.get(revision.version, ("", revision.hash))
+        if current != revision.hash:
+            raise HistoryChangedError(
+                f'migration file "{name}" was changed after it was applied: its atlas.sum '
+                "hash differs from the one recorded in the revisions table. Applied files "
+                "must not be edited; add a new migration file instead"
+            )
+
+
+def compute_pending(
+    target: Target, directory: MigrationDir, options: MigrateOptions
+) -> tuple[list[Revision], Pending]:
+    revisions = target.store.read_all()
+    if revisions:
+        pending = pending_after(revisions, directory, options.exec_order)
+        if options.exec_order == "linear":
+            if pending.out_of_order:
+                raise HistoryNonLinearError(out_of_order_message(pending.out_of_order))
+            check_applied_unchanged(revisions, directory)
+        return revisions, pending
+    reason = not_clean_reason(target)
+    if reason and not options.baseline:
+        raise NotCleanError(
+            f"sql/migrate: connected database is not clean: {reason}. "
+            "baseline version or allow-dirty is required"
+        )
+    migrations = [f for f in directory.files if not f.is_checkpoint]
+    if options.baseline:
+        index = last_index(migrations, lambda f: f.version == options.baseline)
+        if index < 0:
+            raise MigrateError(f'baseline version "{options.baseline}" not found')
+        base = migrations[index]
+        baseline = Revision(
+            base.version,
+            base.description,
+            type=BASELINE,
+            operator_version=options.operator_version,
+        )
+        return revisions, Pending(migrations[index + 1 :], baseline=baseline)
+    return revisions, Pending(from_last_checkpoint(list(directory.files)))
+
+
+def migrate_apply(
+    url: DatabaseURL, directory: MigrationDir, options: MigrateOptions | None = None
+) -> ApplyResult:
+    """Applies the pending files; a statement failure is returned in the result (and
+    recorded in the revisions table), anything that stops the run earlier is raised."""
+    options = options or MigrateOptions()
+    if options.amount < 0:
+        raise MigrateError("the number of migrations to apply must be at least 1")
+    sums = directory.validate()
+    with open_target(url, options) as target:
+        check_clarity(target)
+        if not options.dry_run:
+            target.store.ensure_table()
+        revisions, pending = compute_pending(target, directory, options)
+        if pending.baseline is not None and not options.dry_run:
+            target.store.write(pending.baseline)
+            revisions.append(pending.baseline)
+        files = pending.files[: options.amount] if options.amount else pending.files
+        current = next((r.version for r in reversed(revisions) if not r.is_partial), "")
+        result = ApplyResult(current=current, pending=files)
+        if options.dry_run:
+            for f in files:
+                result.files.append(
+                    FileResult(f, [s.text for s in f.statements(target.driver.dialect)])
+                )
+            return result
+        run_files(target, files, sums, options, result)
+        return result
+
+
+def file_tx_modes(files: list[MigrationFile], tx_mode: TxMode) -> list[str]:
+    modes = []
+    for f in files:
+        mode = f.tx_mode()
+        if tx_mode == "all" and mode is not None and mode != "all":
+            raise MigrateError(
+                f'cannot set txmode directive to "{mode}" in "{f.name}" when txmode "all" '
+                "is set globally"
+            )
+        modes.append(mode or tx_mode)
+    return modes
+
+
+def run_files(
+    target: Target,
+    files: list[MigrationFile],
+    sums: HashFile,
+    options: MigrateOptions,
+    result: ApplyResult,
+) -> None:
+    modes = file_tx_modes(files, options.tx_mode)
+    session = target.session
+    if options.tx_mode == "all" and files:
+        session.begin()
+    for position, (f, mode) in enumerate(zip(files, modes, strict=True)):
+        if mode == "file":
+            session.begin()
+        report = FileResult(f)
+        result.files.append(report)
+        started = time.monotonic()
+        in_tx = mode in ("file", "all")
+        alone = mode == "file" or position == 0
+        ok = run_file(target, f, sums, options, report, in_tx=in_tx, alone=alone)
+        report.seconds = time.monotonic() - started
+        if not ok:
+            result.error = (
+                f'sql/migrate: executing statement "{report.error_stmt}" from version '
+                f'"{f.version}": {report.error}'
+            )
+            return
+        if mode == "file":
+            session.commit()
+    if options.tx_mode == "all" and files:
+        session.commit()
+
+
+def run_file(
+    target: Target,
+    f: MigrationFile,
+    sums: HashFile,
+    options: MigrateOptions,
+    report: FileResult,
+    *,
+    in_tx: bool,
+    alone: bool,
+) -> bool:
+    """Runs one file's remaining statements, recording progress after each; False when a
+    statement failed (the failure is recorded where it will survive)."""
+    store, session = target.store, target.session
+    file_hash = sums.hash_of(f.name)
+    if file_hash is None:
+        raise MigrateError(f"sql/migrate: checksum not found for file {f.name!r}")
+    texts = [s.text for s in f.statements(target.driver.dialect)]
+    partial = statement_sums(texts)
+    existing = store.read(f.version)
+    revision = existing or Revision(
+        f.version,
+        f.description,
+        type=EXECUTED,
+        hash=file_hash,
+        operator_version=options.operator_version,
+    )
+    revision.total, revision.operator_version = len(texts), options.operator_version
+    if existing is not None and existing.type & BASELINE == 0:
+        revision.type |= EXECUTED
+    stored = revision.partial_hashes or []
+    for index in range(revision.applied):
+        if index >= len(partial) or index >= len(stored) or stored[index] != partial[index]:
+            raise HistoryChangedError(
+                f'sql/migrate: history changed: statement {index + 1} from file "{f.name}" changed'
+            )
+    before = replace(revision, partial_hashes=list(revision.partial_hashes or []))
+    started = time.monotonic_ns()
+    store.write(revision)
+    for index in range(revision.applied, len(texts)):
+        try:
+            session.execute(texts[index])
+        except DatabaseError as err:
+            report.error, report.error_stmt = str(err), texts[index]
+            record_failure(
+                target,
+                revision,
+                before,
+                report,
+                in_tx=in_tx,
+                alone=alone,
+                elapsed=time.monotonic_ns() - started,
+            )
+            return False
+        report.applied.append(texts[index])
+        revision.partial_hashes = [*(revision.partial_hashes or []), partial[index]]
+        revision.applied += 1
+        revision.error = revision.error_stmt = None
+        store.write(revision)
+    revision.partial_hashes, revision.hash = None, file_hash
+    revision.execution_time = time.monotonic_ns() - started
+    store.write(revision)
+    return True
+
+
+def record_failure(
+    target: Target,
+    revision: Revision,
+    before: Revision,
+    report: FileResult,
+    *,
+    in_tx: bool,
+    alone: bool,
+    elapsed: int,
+) -> None:
+    """Keeps the failure in the revisions table so the next run resumes at the failed
+    statement and `status` shows it. A rolled-back transaction on a database with
+    transactional DDL undid the file's statements: the row then says none of them ran
+    (Atlas leaves no row at all; a row with the error is more useful and resumes the same
+    way). When earlier files were rolled back with it (`--tx-mode all`), nothing is kept,
+    or the next run would skip them."""
+    session = target.session
+    if in_tx:
+        session.rollback()
+        if target.driver.transactional_ddl:
+            if not alone:
+                return
+            revision = before
+    revision.error, revision.error_stmt = report.error, report.error_stmt
+    revision.execution_time = elapsed
+    target.store.write(revision)
+
+
+# --- status ----------------------------------------------------------------------------
+
+
+def migrate_status(
+    url: DatabaseURL, directory: MigrationDir, options: MigrateOptions | None = None
+) -> Status:
+    """What `migrate status` reports; reads without the lock and creates nothing."""
+    options = options or MigrateOptions()
+    directory.validate()
+    with open_target(url, options, lock=False) as target:
+        check_clarity(target)
+        if not target.store.table_exists():
+            return Status(list(directory.files), from_last_checkpoint(list(directory.files)), [])
+        revisions = target.store.read_all()
+        if not revisions:
+            _, pending = compute_pending(target, directory, options)
+            return Status(list(directory.files), pending.files, [])
+        found = pending_after(revisions, directory, options.exec_order)
+        return Status(list(directory.files), found.files, revisions, found.out_of_order)

@@ -1,0 +1,365 @@
+"""`migrate lint`: Atlas's analyzers over new migration files (reference §4).
+
+The directory's older files are replayed on the dev database; each new file then runs
+one statement at a time, and the schema change each statement made (inspect before and
+after, diff) is what the analyzers judge. Unlike Atlas's community build we also lint
+MariaDB, fire MF104 only when a column really becomes NOT NULL, and flag type changes
+that can lose data (MF105, ours).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from atlas_operator.engine.changes import (
+    AddColumn,
+    AddIndex,
+    AddSchema,
+    AddTable,
+    Change,
+    DropColumn,
+    DropForeignKey,
+    DropIndex,
+    DropSchema,
+    DropTable,
+    ModifyColumn,
+    ModifyIndex,
+    ModifyTable,
+)
+from atlas_operator.engine.declarative import ApplyPolicy, dev_scope, diff_states
+from atlas_operator.engine.drivers import driver_for
+from atlas_operator.engine.drivers.base import DatabaseError, Driver, Session
+from atlas_operator.engine.migrate.dir import MigrateError, MigrationDir, MigrationFile
+from atlas_operator.engine.migrate.down import clean_dev, replay
+from atlas_operator.engine.migrate.executor import from_last_checkpoint
+from atlas_operator.engine.model import Realm
+from atlas_operator.engine.urls import DatabaseURL
+
+ANALYZERS = {
+    "DS101": "destructive",
+    "DS102": "destructive",
+    "DS103": "destructive",
+    "MF101": "data_depend",
+    "MF102": "data_depend",
+    "MF103": "data_depend",
+    "MF104": "data_depend",
+    "MF105": "data_depend",
+    "MY101": "data_depend",
+    "LT101": "data_depend",
+    "CD101": "condrop",
+}
+# Analyzers whose findings fail the run by default (Atlas: destructive { error = true }).
+ERROR_BY_DEFAULT = frozenset({"destructive"})
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    text: str
+    statement: str
+    position: int
+
+    @property
+    def analyzer(self) -> str:
+        return ANALYZERS[self.code]
+
+
+@dataclass
+class FileLint:
+    file: MigrationFile
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class LintReport:
+    files: list[FileLint]
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for f in self.files for d in f.diagnostics if d.analyzer in ERROR_BY_DEFAULT]
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors) or any(f.error for f in self.files)
+
+
+@dataclass
+class StatementChanges:
+    text: str
+    position: int
+    changes: list[Change]
+    nolint: list[str]
+
+
+def migrate_lint(directory: MigrationDir, dev_url: DatabaseURL, latest: int = 1) -> LintReport:
+    """Lints the last `latest` files of the directory on the dev database."""
+    directory.validate()
+    if latest < 1:
+        raise MigrateError("--latest must be at least 1")
+    files = list(directory.files)
+    base, new = files[:-latest], files[-latest:]
+    driver = driver_for(dev_url)
+    scope = dev_scope(driver, dev_url, driver.scope_of(dev_url), ApplyPolicy())
+    report = LintReport([])
+    with clean_dev(dev_url, scope) as (driver, dev):
+        replay(driver, dev, from_last_checkpoint(base) if base else [])
+        state = driver.inspect(dev, scope)
+        for f in new:
+            lint = FileLint(f)
+            report.files.append(lint)
+            steps, state, lint.error = run_statements(driver, dev, f, state)
+            if lint.error is None:
+                lint.diagnostics = analyze(f, steps, driver)
+    return report
+
+
+def run_statements(
+    driver: Driver, dev: Session, f: MigrationFile, state: Realm
+) -> tuple[list[StatementChanges], Realm, str | None]:
+    scope = driver.scope_of(dev.url)
+    steps: list[StatementChanges] = []
+    for statement in f.statements(driver.dialect):
+        try:
+            dev.execute(statement.text)
+        except DatabaseError as err:
+            return steps, state, f'executing statement "{statement.text}": {err}'
+        after = driver.inspect(dev, scope)
+        changes = diff_states(state, after, scope, fold_case=driver.case_insensitive_names)
+        nolint = statement.directives("nolint")
+        steps.append(StatementChanges(statement.text, statement.position, changes, nolint))
+        state = after
+    return steps, state, None
+
+
+def analyze(f: MigrationFile, steps: list[StatementChanges], driver: Driver) -> list[Diagnostic]:
+    file_nolint = f.header_directives("nolint")
+    if "" in file_nolint:
+        return []  # a bare file-level nolint skips the whole file
+    file_args = {arg for line in file_nolint for arg in line.split()}
+    created = Created()
+    found: list[Diagnostic] = []
+    for step in steps:
+        diagnostics = [
+            Diagnostic(code, text, step.text, step.position)
+            for code, text in step_findings(step.changes, created, driver)
+        ]
+        suppressed = set(file_args)
+        for directive in step.nolint:
+            suppressed |= set(directive.split()) or {"*"}
+        found += [
+            d
+            for d in diagnostics
+            if "*" not in suppressed and d.code not in suppressed and d.analyzer not in suppressed
+        ]
+        created.record(step.changes)
+    return found
+
+
+@dataclass
+class Created:
+    """Objects created earlier in the same file: changing them loses nothing."""
+
+    schemas: set[str] = field(default_factory=set)
+    tables: set[tuple[str, str]] = field(default_factory=set)
+    columns: set[tuple[str, str, str]] = field(default_factory=set)
+    foreign_keys: set[tuple[str, str, str]] = field(default_factory=set)
+
+    def record(self, changes: list[Change]) -> None:
+        for change in changes:
+            if isinstance(change, AddSchema):
+                self.schemas.add(change.schema.name)
+            elif isinstance(change, AddTable):
+                self.tables.add((change.schema, change.table.name))
+            elif isinstance(change, ModifyTable):
+                for nested in change.changes:
+                    if isinstance(nested, AddColumn):
+                        self.columns.add((change.schema, change.after.name, nested.column.name))
+
+
+def step_findings(changes: list[Change], created: Created, driver: Driver) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    dropped_schemas = {c.schema.name for c in changes if isinstance(c, DropSchema)}
+    for change in changes:
+        if isinstance(change, DropSchema) and change.schema.name not in created.schemas:
+            tables = len(change.schema.tables)
+            text = (
+                f'Dropping non-empty schema "{change.schema.name}" with {tables} table(s)'
+                if tables
+                else f'Dropping schema "{change.schema.name}"'
+            )
+            found.append(("DS101", text))
+        elif isinstance(change, DropTable):
+            if (
+                change.schema in dropped_schemas
+                or (change.schema, change.table.name) in created.tables
+            ):
+                continue
+            found.append(("DS102", f'Dropping table "{change.table.name}"'))
+        elif isinstance(change, ModifyTable):
+            if (change.schema, change.before.name) in created.tables:
+                continue
+            found += table_findings(change, created, driver)
+    return found
+
+
+def quoted_list(names: list[str]) -> str:
+    quoted = [f'"{n}"' for n in names]
+    if len(quoted) == 1:
+        return quoted[0]
+    return ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def table_findings(change: ModifyTable, created: Created, driver: Driver) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    table = change.after.name
+    dropped = [
+        c.column.name
+        for c in change.changes
+        if isinstance(c, DropColumn)
+        and (c.column.generated is None or c.column.generated.stored)
+        and (change.schema, table, c.column.name) not in created.columns
+    ]
+    if dropped:
+        noun = "column" if len(dropped) == 1 else "columns"
+        found.append(("DS103", f"Dropping non-virtual {noun} {quoted_list(dropped)}"))
+    added = {c.column.name for c in change.changes if isinstance(c, AddColumn)}
+    dropped_unique = [
+        c.index for c in change.changes if isinstance(c, DropIndex) and c.index.unique
+    ]
+    dropped_fk_columns = {c.column.name for c in change.changes if isinstance(c, DropColumn)}
+    for nested in change.changes:
+        if isinstance(nested, AddIndex) and nested.index.unique:
+            existing = [c for c in nested.index.columns if c not in added]
+            covered = any(
+                len(old.parts) <= len(nested.index.parts) and set(old.columns) >= set(existing)
+                for old in dropped_unique
+            )
+            if existing and not covered:
+                found.append(
+                    (
+                        "MF101",
+                        f'Adding a unique index "{nested.index.name}" on table "{table}" might '
+                        f"fail in case column{'s' if len(existing) > 1 else ''} "
+                        f"{quoted_list(existing)} contain{'' if len(existing) > 1 else 's'} "
+                        "duplicate entries",
+                    )
+                )
+        elif isinstance(nested, ModifyIndex) and nested.after.unique and not nested.before.unique:
+            found.append(
+                (
+                    "MF102",
+                    f'Modifying index "{nested.after.name}" on table "{table}" to unique might '
+                    "fail in case of duplicate entries",
+                )
+            )
+        elif isinstance(nested, AddColumn):
+            found += added_column_findings(nested, table, driver)
+        elif isinstance(nested, ModifyColumn):
+            found += modified_column_findings(nested, table, driver)
+        elif isinstance(nested, DropForeignKey) and not (
+            set(nested.foreign_key.columns) & dropped_fk_columns
+        ):
+            found.append(("CD101", f'Dropping foreign-key constraint "{nested.foreign_key.name}"'))
+    return found
+
+
+MYSQL_IMPLICIT = [
+    (re.compile(r"^(tiny|small|medium|big)?int|^decimal|^numeric|^float|^double|^bit|^bool"), "0"),
+    (
+        re.compile(r"^(var)?char|^(tiny|medium|long)?text|^(var)?binary|^(tiny|medium|long)?blob"),
+        '""',
+    ),
+    (re.compile(r"^year|^time$|^timestamp"), "0"),
+]
+
+
+def added_column_findings(change: AddColumn, table: str, driver: Driver) -> list[tuple[str, str]]:
+    column = change.column
+    if column.nullable or column.default is not None or column.generated or column.auto_increment:
+        return []
+    if column.identity is not None:
+        return []
+    if driver.name == "mysql":
+        for pattern, value in MYSQL_IMPLICIT:
+            if pattern.match(column.type):
+                return [
+                    (
+                        "MY101",
+                        f'Adding a non-nullable "{column.type}" column "{column.name}" on table '
+                        f'"{table}" without a default value implicitly sets existing rows '
+                        f"with {value}",
+                    )
+                ]
+    return [
+        (
+            "MF103",
+            f'Adding a non-nullable "{column.type}" column "{column.name}" will fail in case '
+            f'table "{table}" is not empty',
+        )
+    ]
+
+
+def modified_column_findings(
+    change: ModifyColumn, table: str, driver: Driver
+) -> list[tuple[str, str]]:
+    found = []
+    before, after = change.before, change.after
+    if before.nullable and not after.nullable:
+        code = "LT101" if driver.name == "sqlite" else "MF104"
+        found.append(
+            (
+                code,
+                f'Modifying nullable column "{after.name}" to non-nullable might fail in case '
+                "it contains NULL values",
+            )
+        )
+    if "type" in change.kinds and not is_widening(before.type, after.type):
+        found.append(
+            (
+                "MF105",
+                f'Changing the type of column "{after.name}" on table "{table}" from '
+                f'"{before.type}" to "{after.type}" might fail or lose data in case existing '
+                "values do not fit",
+            )
+        )
+    return found
+
+
+INTEGER_RANK = {
+    "tinyint": 1,
+    "smallint": 2,
+    "int2": 2,
+    "mediumint": 3,
+    "int": 4,
+    "integer": 4,
+    "int4": 4,
+    "bigint": 8,
+    "int8": 8,
+}
+TYPE = re.compile(r"^([a-z ]+?)\s*(?:\((\d+)(?:\s*,\s*(\d+))?\))?(\s+unsigned)?$")
+TEXTS = ("text", "mediumtext", "longtext", "character varying", "varchar")
+
+
+def is_widening(before: str, after: str) -> bool:
+    """Whether every value of `before` fits `after` unchanged (known cases only)."""
+    b, a = TYPE.match(before.lower()), TYPE.match(after.lower())
+    if not b or not a:
+        return False
+    b_name, b_len, b_scale, b_unsigned = b.groups()
+    a_name, a_len, a_scale, a_unsigned = a.groups()
+    if b_name in INTEGER_RANK and a_name in INTEGER_RANK:
+        return bool(
+            INTEGER_RANK[a_name] > INTEGER_RANK[b_name]
+            or (
+                INTEGER_RANK[a_name] == INTEGER_RANK[b_name]
+                and bool(b_unsigned) == bool(a_unsigned)
+            )
+        )
+    if b_name in ("varchar", "character varying", "char", "character") and a_name in TEXTS:
+        return a_len is None or (b_len is not None and int(a_len) >= int(b_len))
+    if b_name in ("numeric", "decimal") and a_name == b_name and b_len and a_len:
+        b_int, a_int = int(b_len) - int(b_scale or 0), int(a_len) - int(a_scale or 0)
+        return a_int >= b_int and int(a_scale or 0) >= int(b_scale or 0)
+    return b_name == "text" and a_name in ("mediumtext", "longtext")
