@@ -66,7 +66,12 @@ def test_ignored_file_hashes_its_name_but_gets_no_line() -> None:
     ).computed_sum()
     without = MigrationDir.from_mapping({"a.sql": "x", "c.sql": "z"}).computed_sum()
     assert [name for name, _ in with_ignored.entries] == ["a.sql", "c.sql"]
-    assert with_ignored.hash_of("c.sql", ) is not None
+    assert (
+        with_ignored.hash_of(
+            "c.sql",
+        )
+        is not None
+    )
     assert str(with_ignored.hash_of("c.sql")).startswith("26PpQRfD")
     assert str(with_ignored.hash_of("c.sql")).endswith("b44Sw=")
     assert str(without.hash_of("c.sql")).startswith("UesPzNcZ")
