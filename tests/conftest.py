@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.rig.controlplane import ControlPlane, start_control_plane
+from tests.rig.databases import Databases
 from tests.rig.services import ServiceURLs, service_urls
 
 
@@ -24,3 +26,11 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
         yield plane
     finally:
         plane.stop()
+
+
+@pytest.fixture
+def dbs(databases: ServiceURLs, tmp_path: Path) -> Iterator[Databases]:
+    """Fresh databases on demand: `dbs.new("postgres" | "mariadb" | "sqlite")`."""
+    made = Databases(databases, tmp_path)
+    yield made
+    made.drop_all()

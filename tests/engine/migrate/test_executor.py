@@ -18,8 +18,8 @@ from atlas_operator.engine.migrate.executor import (
     migrate_status,
 )
 from atlas_operator.engine.urls import DatabaseURL
-from tests.engine.migrate.conftest import KINDS, Databases, run
 from tests.engine.migrate.test_dir import SEED_FILE, SEED_SUM
+from tests.rig.databases import KINDS, Databases, run
 
 # The seed's directory, and the same users table for MySQL and SQLite.
 USERS = {

@@ -1,13 +1,10 @@
-"""Fresh databases of every kind for the migration tests, dropped afterwards."""
+"""Fresh, empty databases of every kind for tests (the `dbs` fixture), dropped afterwards."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from atlas_operator.engine.drivers import driver_for
 from atlas_operator.engine.urls import DatabaseURL, parse_url
@@ -53,10 +50,3 @@ def run(url: DatabaseURL, *statements: str) -> list[tuple[Any, ...]]:
         for statement in statements:
             rows = session.query(statement)
         return rows
-
-
-@pytest.fixture
-def dbs(databases: ServiceURLs, tmp_path: Path) -> Iterator[Databases]:
-    made = Databases(databases, tmp_path)
-    yield made
-    made.drop_all()
