@@ -15,9 +15,17 @@ from typing import Any
 
 import yaml
 
+from atlas_operator.operator.atlasmigration import reconcile_migration
 from atlas_operator.operator.atlasschema import reconcile_schema
 from atlas_operator.operator.conditions import ready_condition
-from atlas_operator.operator.resources import API_VERSION, AtlasSchema
+from atlas_operator.operator.dirstate import DirStateStore, FileDirState, MemoryDirState
+from atlas_operator.operator.resources import (
+    API_VERSION,
+    AtlasMigration,
+    AtlasMigrationStatus,
+    AtlasSchema,
+    AtlasSchemaStatus,
+)
 
 
 class FileObjects:
@@ -60,21 +68,30 @@ def cmd_reconcile(args: argparse.Namespace) -> None:
     resources = [d for d in documents if d.get("apiVersion") == API_VERSION]
     if not resources:
         raise ValueError("no AtlasSchema or AtlasMigration resources in the given files")
+    states: DirStateStore = (
+        FileDirState(Path(args.state_dir)) if args.state_dir else MemoryDirState()
+    )
     failed = False
     outputs = []
     for doc in resources:
-        if doc.get("kind") != "AtlasSchema":
-            raise ValueError(f"{doc.get('kind')}: local mode supports AtlasSchema for now")
+        kind = doc.get("kind")
         doc.setdefault("metadata", {}).setdefault("namespace", "default")
-        resource = AtlasSchema.model_validate(doc)
-        status = reconcile_schema(resource, objects)
+        status: AtlasSchemaStatus | AtlasMigrationStatus
+        if kind == "AtlasSchema":
+            schema = AtlasSchema.model_validate(doc)
+            status, metadata = reconcile_schema(schema, objects), schema.metadata
+        elif kind == "AtlasMigration":
+            migration = AtlasMigration.model_validate(doc)
+            status, metadata = reconcile_migration(migration, objects, states), migration.metadata
+        else:
+            raise ValueError(f"{kind}: not a kind this operator reconciles")
         ready = ready_condition(status)
         failed |= ready is None or ready.status.value != "True"
         outputs.append(
             {
-                "kind": "AtlasSchema",
-                "name": resource.metadata.name,
-                "namespace": resource.metadata.namespace,
+                "kind": kind,
+                "name": metadata.name,
+                "namespace": metadata.namespace,
                 "status": status.to_json(),
             }
         )
@@ -88,4 +105,9 @@ def add_reconcile_command(verbs: Any) -> None:
         "reconcile", help="reconcile resources from files, without a cluster (local mode)"
     )
     reconcile.add_argument("-f", "--file", action="append", required=True, metavar="FILE")
+    reconcile.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="keep AtlasMigration directory states here between runs (enables migrate down)",
+    )
     reconcile.set_defaults(run=cmd_reconcile)
