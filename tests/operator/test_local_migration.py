@@ -155,6 +155,7 @@ def test_checksum_error_is_migrating_and_changes_nothing(tmp_path: Path) -> None
     doc = migration(tmp_path / "app.db", TWO)
     doc["spec"]["dir"]["local"]["2_b.sql"] = "create table c (id int);"
     code, status = run_local(tmp_path, doc)
+    assert code == 1
     assert ready(status)["reason"] == "Migrating"
     assert "L3: 2_b.sql was edited" in ready(status)["message"]
     assert (
