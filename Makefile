@@ -57,3 +57,4 @@ conformance: venv services
 
 bench: venv services
 	$(BIN)/python bench/schema_apply.py
+	$(BIN)/python bench/migrate_apply.py
