@@ -1,0 +1,1 @@
+"""Benchmarks and the conformance harness (run through `make bench` / `make conformance`)."""
