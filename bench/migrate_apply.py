@@ -16,14 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import resource
 import sqlite3
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +27,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO))
 
-from bench.schema_apply import create_database, drop, run_client  # noqa: E402
-
 from atlas_operator.engine.migrate.dir import MigrationDir  # noqa: E402
 from atlas_operator.engine.migrate.executor import migrate_apply  # noqa: E402
 from atlas_operator.engine.urls import parse_url  # noqa: E402
+from bench.report import write_results  # noqa: E402
+from bench.schema_apply import create_database, drop, run_client  # noqa: E402
 
 
 def generate_files(count: int) -> dict[str, str]:
@@ -118,17 +114,7 @@ def main() -> int:
             admin = urls.postgres if dialect == "postgres" else urls.mariadb
             results[dialect] = bench_server(dialect, admin, files)
         print(dialect, json.dumps(results[dialect]), flush=True)
-    document = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.node()} ({platform.machine()}, {os.cpu_count()} cores)",
-        "python": platform.python_version(),
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "results": results,
-    }
-    out = REPO / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "migrate_apply.json").write_text(json.dumps(document, indent=1) + "\n")
-    print(json.dumps(document, indent=1))
+    write_results("migrate_apply", results)
     return 0
 
 

@@ -18,13 +18,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
 import subprocess
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +29,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO))
 
-from atlas_operator.engine.urls import DatabaseURL, parse_url  # noqa: E402
-
 from atlas_operator.engine.declarative import ApplyPolicy, schema_apply  # noqa: E402
 from atlas_operator.engine.drivers import driver_for  # noqa: E402
+from atlas_operator.engine.urls import DatabaseURL, parse_url  # noqa: E402
+from bench.report import write_results  # noqa: E402
 
 
 def generate_schema(tables: int, dialect: str) -> str:
@@ -156,18 +153,7 @@ def main() -> int:
         admin = parse_url(urls.postgres if dialect == "postgres" else urls.mariadb)
         results[dialect] = bench_dialect(dialect, admin, args.tables)
         print(dialect, json.dumps(results[dialect]))
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    document = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.node()} ({platform.machine()}, {os.cpu_count()} cores)",
-        "python": platform.python_version(),
-        "peak_rss_mib": round(peak_mib, 1),
-        "results": results,
-    }
-    out = REPO / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "schema_apply.json").write_text(json.dumps(document, indent=1) + "\n")
-    print(json.dumps(document, indent=1))
+    write_results("schema_apply", results)
     return 0
 
 

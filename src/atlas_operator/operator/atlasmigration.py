@@ -26,7 +26,13 @@ from atlas_operator.engine.states import default_dev_url
 from atlas_operator.engine.urls import DatabaseURL, parse_url
 from atlas_operator.operator import conditions as cond
 from atlas_operator.operator.dirstate import DirStateStore
-from atlas_operator.operator.inputs import InputError, ObjectSource, dev_url, target_url
+from atlas_operator.operator.inputs import (
+    InputError,
+    ObjectSource,
+    dev_url,
+    reject_custom_config,
+    target_url,
+)
 from atlas_operator.operator.resources import AtlasMigration, AtlasMigrationStatus
 
 
@@ -104,8 +110,7 @@ def resolve_inputs(resource: AtlasMigration, source: ObjectSource) -> MigrationI
     spec, namespace = resource.spec, resource.metadata.namespace or "default"
     if spec.cloud and (spec.cloud.token_from or spec.cloud.project):
         raise InputError("spec.cloud: Atlas Cloud is not supported by this operator")
-    if spec.config or spec.config_from:
-        raise InputError("spec.config: custom atlas.hcl configuration is not supported yet")
+    reject_custom_config(spec)
     directory = directory_of(resource, source)
     allowed = down_allowed(resource)
     text = target_url(spec, namespace, source)

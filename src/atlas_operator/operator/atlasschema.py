@@ -35,6 +35,7 @@ from atlas_operator.operator.inputs import (
     ObjectSource,
     desired_schema,
     dev_url,
+    reject_custom_config,
     target_url,
 )
 from atlas_operator.operator.resources import AtlasSchema, AtlasSchemaStatus
@@ -77,8 +78,7 @@ def resolve_inputs(resource: AtlasSchema, source: ObjectSource) -> SchemaInputs:
     spec, namespace = resource.spec, resource.metadata.namespace or "default"
     if spec.cloud and (spec.cloud.repo or spec.cloud.token_from):
         raise InputError("spec.cloud: Atlas Cloud is not supported by this operator")
-    if spec.config or spec.config_from:
-        raise InputError("spec.config: custom atlas.hcl configuration is not supported yet")
+    reject_custom_config(spec)
     text, fmt = desired_schema(spec.schema_, namespace, source)
     try:
         target = parse_url(target_url(spec, namespace, source))

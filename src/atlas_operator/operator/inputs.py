@@ -145,3 +145,9 @@ def desired_schema(
             "which this operator does not support; put the schema in spec.schema.sql or a ConfigMap"
         )
     raise InputError("spec.schema: the desired state is not set")
+
+
+def reject_custom_config(spec: TargetAndProjectFields) -> None:
+    """`spec.config`/`configFrom` hold an atlas.hcl for the Atlas binary, which we do not run."""
+    if spec.config or spec.config_from:
+        raise InputError("spec.config: custom atlas.hcl configuration is not supported yet")
