@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from atlas_operator.engine.migrate.dir import ChecksumError, MigrationDir
+from atlas_operator.engine.migrate.dir import ChecksumError, MigrateError, MigrationDir
 from atlas_operator.engine.migrate.executor import (
     HistoryChangedError,
     HistoryNonLinearError,
@@ -315,3 +315,27 @@ def test_revisions_schema_placement(dbs: Databases) -> None:
         MigrateOptions(revisions_schema="audit"),
     )
     assert run(custom, "SELECT count(*) FROM audit.atlas_schema_revisions") == [(1,)]
+
+
+def test_fresh_database_starts_at_the_last_checkpoint(dbs: Databases) -> None:
+    url = dbs.new("sqlite")
+    files = directory(
+        {
+            "1.sql": "create table a (id int);",
+            "2.sql": "-- atlas:checkpoint\n\ncreate table a (id int);\ncreate table b (id int);",
+            "3.sql": "create table c (id int);",
+        }
+    )
+    result = migrate_apply(url, files)
+    assert [f.file.name for f in result.files] == ["2.sql", "3.sql"]
+    assert tables(url) == {"a", "b", "c"}
+
+
+def test_schema_bound_url_next_to_a_revisions_schema_is_ambiguous(dbs: Databases) -> None:
+    url = dbs.new("postgres")
+    files = directory({"1.sql": "create table a (id int);"})
+    migrate_apply(url, files)  # realm scope: revisions in schema atlas_schema_revisions
+    with pytest.raises(MigrateError, match="ambiguous revision table"):
+        migrate_apply(url.with_schema("public"), files)
+    options = MigrateOptions(revisions_schema="atlas_schema_revisions")
+    assert migrate_apply(url.with_schema("public"), files, options).pending == []
