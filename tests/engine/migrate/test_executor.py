@@ -339,3 +339,14 @@ def test_schema_bound_url_next_to_a_revisions_schema_is_ambiguous(dbs: Databases
         migrate_apply(url.with_schema("public"), files)
     options = MigrateOptions(revisions_schema="atlas_schema_revisions")
     assert migrate_apply(url.with_schema("public"), files, options).pending == []
+
+
+def test_removing_a_file_that_failed_and_rolled_back_is_allowed(dbs: Databases) -> None:
+    url = dbs.new("postgres")
+    broken = directory({"1.sql": "create table a (id int);", "2.sql": "create tabel b (id int);"})
+    assert migrate_apply(url, broken).error is not None
+    fixed = directory({"1.sql": "create table a (id int);", "3.sql": "create table c (id int);"})
+    assert migrate_status(url, fixed).next == "3"
+    result = migrate_apply(url, fixed)
+    assert result.error is None
+    assert [row[0] for row in revisions(url)] == ["1", "3"]

@@ -305,10 +305,27 @@ def check_applied_unchanged(revisions: list[Revision], directory: MigrationDir) 
             )
 
 
+def is_stale_failure(revision: Revision, directory: MigrationDir) -> bool:
+    """The error row of a rolled-back file (nothing of it ran) whose file was removed
+    from the directory: it records no change to the database, so it is dropped rather
+    than reported as a missing partially-applied migration."""
+    return (
+        revision.error is not None
+        and revision.applied == 0
+        and revision.is_partial
+        and not any(f.version == revision.version for f in directory.files)
+    )
+
+
 def compute_pending(
     target: Target, directory: MigrationDir, options: MigrateOptions
 ) -> tuple[list[Revision], Pending]:
     revisions = target.store.read_all()
+    stale = [r for r in revisions if is_stale_failure(r, directory)]
+    if stale and not options.dry_run:
+        for revision in stale:
+            target.store.delete(revision.version)
+    revisions = [r for r in revisions if r not in stale]
     if revisions:
         pending = pending_after(revisions, directory, options.exec_order)
         if options.exec_order == "linear":
@@ -519,9 +536,9 @@ def migrate_status(
         check_clarity(target)
         if not target.store.table_exists():
             return Status(list(directory.files), from_last_checkpoint(list(directory.files)), [])
-        revisions = target.store.read_all()
+        revisions = [r for r in target.store.read_all() if not is_stale_failure(r, directory)]
         if not revisions:
-            _, pending = compute_pending(target, directory, options)
+            _, pending = compute_pending(target, directory, replace(options, dry_run=True))
             return Status(list(directory.files), pending.files, [])
         found = pending_after(revisions, directory, options.exec_order)
         return Status(list(directory.files), found.files, revisions, found.out_of_order)
