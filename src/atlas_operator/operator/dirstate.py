@@ -18,7 +18,6 @@ from typing import Protocol
 from atlas_operator.engine.migrate.dir import SUM_FILE, MigrationDir
 
 ARCHIVE_KEY = "migrations.tar.gz"
-SECRET_TYPE = "atlasgo.io/db.v1"
 
 
 def state_secret_name(resource_name: str) -> str:

@@ -170,9 +170,8 @@ class Driver(ABC):
 
     @contextmanager
     def lock(self, session: Session, name: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
-        """A session-scoped named lock: released with the session, so a killed process
-        never leaves it behind. Drivers without one (SQLite: the apply transaction is
-        exclusive) hold nothing."""
+        """A session-scoped named lock: released with the session (or the process), so a
+        killed process never leaves it behind. Every driver overrides it."""
         yield
 
     def before_apply(self, session: Session, statements: Sequence[PlannedStatement]) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -20,7 +19,6 @@ from atlas_operator.engine.drivers.base import EngineError
 from atlas_operator.engine.statements import Dialect, Statement, directive_args, split_statements
 
 SUM_FILE = "atlas.sum"
-SUM_IGNORE = re.compile(r"([ -~]*)atlas:(\w+)(?: +(.+))*")
 
 
 class MigrateError(EngineError):
@@ -96,8 +94,9 @@ class MigrationFile:
             raise MigrateError(f"{self.name}: {err}") from None
 
     def ignored_by_sum(self) -> bool:
-        match = SUM_IGNORE.match(self.content.decode(errors="replace"))
-        return bool(match and match.group(2) == "sum" and match.group(3) == "ignore")
+        """`atlas:sum ignore` on the first line (Atlas matches the whole content, anchored
+        at byte 0, so only the first line can carry it)."""
+        return directive_args(self.content.decode(errors="replace"), "sum") == ["ignore"]
 
 
 @dataclass(frozen=True)
@@ -187,6 +186,11 @@ class MigrationDir:
         return cls.from_mapping(contents)
 
     def computed_sum(self) -> HashFile:
+        return self.hashes
+
+    @cached_property
+    def hashes(self) -> HashFile:
+        """Computed once: validation, the edit check and the status hash all need it."""
         return hash_files(self.files)
 
     def validate(self) -> HashFile:
@@ -203,14 +207,6 @@ class MigrationDir:
         if stored.total != computed.total:
             raise mismatch(stored, computed)
         return computed
-
-    def file(self, name: str) -> MigrationFile | None:
-        return next((f for f in self.files if f.name == name), None)
-
-    def up_to(self, version: str) -> MigrationDir:
-        """The files whose version is at most `version` (for down migrations)."""
-        kept = tuple(f for f in self.files if f.version <= version)
-        return MigrationDir(kept, hash_files(kept).marshal())
 
 
 def mismatch(stored: HashFile, computed: HashFile) -> ChecksumError:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from atlas_operator.engine.declarative import ApplyPolicy, dev_scope, execute_plan, plan_apply
 from atlas_operator.engine.drivers import driver_for
 from atlas_operator.engine.drivers.base import DatabaseError, Driver, Scope, Session
+from atlas_operator.engine.exclude import exclude_realm
 from atlas_operator.engine.migrate.dir import MigrateError, MigrationDir, MigrationFile
 from atlas_operator.engine.migrate.executor import MigrateOptions, from_last_checkpoint, open_target
 from atlas_operator.engine.migrate.revisions import DEFAULT_SCHEMA, TABLE
@@ -37,16 +38,15 @@ class DownResult:
 
 
 @contextmanager
-def clean_dev(dev_url: DatabaseURL, scope: Scope) -> Iterator[tuple[Driver, Session]]:
+def clean_dev(driver: Driver, dev_url: DatabaseURL, scope: Scope) -> Iterator[Session]:
     """A dev database session that must start empty and is emptied afterwards."""
-    driver = driver_for(dev_url)
     with driver.open(dev_url) as dev:
         if not driver.is_clean(dev, scope):
             raise MigrateError(
                 f"the dev database {dev_url.redacted()} is not clean: it must be empty before use"
             )
         try:
-            yield driver, dev
+            yield dev
         finally:
             driver.clean(dev, scope)
 
@@ -82,11 +82,9 @@ def state_at(
     files = from_last_checkpoint([f for f in directory.files if f.version <= version])
     driver = driver_for(dev_url)
     inspect_scope = dev_scope(driver, dev_url, scope, ApplyPolicy())
-    with clean_dev(dev_url, inspect_scope) as (driver, dev):
+    with clean_dev(driver, dev_url, inspect_scope) as dev:
         replay(driver, dev, files)
         realm = driver.inspect(dev, inspect_scope)
-    from atlas_operator.engine.exclude import exclude_realm
-
     return exclude_realm(realm, exclude, inspect_scope.bound)
 
 

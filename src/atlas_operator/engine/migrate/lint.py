@@ -103,7 +103,7 @@ def migrate_lint(directory: MigrationDir, dev_url: DatabaseURL, latest: int = 1)
     driver = driver_for(dev_url)
     scope = dev_scope(driver, dev_url, driver.scope_of(dev_url), ApplyPolicy())
     report = LintReport([])
-    with clean_dev(dev_url, scope) as (driver, dev):
+    with clean_dev(driver, dev_url, scope) as dev:
         replay(driver, dev, from_last_checkpoint(base) if base else [])
         state = driver.inspect(dev, scope)
         for f in new:
