@@ -36,6 +36,7 @@ def cmd_crds(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from atlas_operator.cli_migrate import add_migrate_commands
     from atlas_operator.cli_reconcile import add_reconcile_command
+    from atlas_operator.cli_run import add_run_command
     from atlas_operator.cli_schema import add_schema_commands
 
     parser = argparse.ArgumentParser(
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_schema_commands(verbs)
     add_migrate_commands(verbs)
     add_reconcile_command(verbs)
+    add_run_command(verbs)
     return parser
 
 

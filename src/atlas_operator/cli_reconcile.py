@@ -17,15 +17,12 @@ import yaml
 
 from atlas_operator.operator.atlasmigration import reconcile_migration
 from atlas_operator.operator.atlasschema import reconcile_schema
-from atlas_operator.operator.conditions import ready_condition
+from atlas_operator.operator.context import ReconcileContext
 from atlas_operator.operator.dirstate import DirStateStore, FileDirState, MemoryDirState
-from atlas_operator.operator.resources import (
-    API_VERSION,
-    AtlasMigration,
-    AtlasMigrationStatus,
-    AtlasSchema,
-    AtlasSchemaStatus,
-)
+from atlas_operator.operator.outcome import Outcome, schedule
+from atlas_operator.operator.resources import API_VERSION, AtlasMigration, AtlasSchema
+
+MAX_IMMEDIATE_PASSES = 5
 
 
 class FileObjects:
@@ -64,40 +61,60 @@ def load_documents(paths: list[str]) -> list[dict[str, Any]]:
 
 def cmd_reconcile(args: argparse.Namespace) -> None:
     documents = load_documents(args.file)
-    objects = FileObjects(documents)
     resources = [d for d in documents if d.get("apiVersion") == API_VERSION]
     if not resources:
         raise ValueError("no AtlasSchema or AtlasMigration resources in the given files")
     states: DirStateStore = (
         FileDirState(Path(args.state_dir)) if args.state_dir else MemoryDirState()
     )
+    ctx = ReconcileContext(source=FileObjects(documents), states=states, allow_custom_config=False)
     failed = False
     outputs = []
     for doc in resources:
-        kind = doc.get("kind")
         doc.setdefault("metadata", {}).setdefault("namespace", "default")
-        status: AtlasSchemaStatus | AtlasMigrationStatus
-        if kind == "AtlasSchema":
-            schema = AtlasSchema.model_validate(doc)
-            status, metadata = reconcile_schema(schema, objects), schema.metadata
-        elif kind == "AtlasMigration":
-            migration = AtlasMigration.model_validate(doc)
-            status, metadata = reconcile_migration(migration, objects, states), migration.metadata
-        else:
-            raise ValueError(f"{kind}: not a kind this operator reconciles")
-        ready = ready_condition(status)
-        failed |= ready is None or ready.status.value != "True"
+        resource = parse_resource(doc)
+        outcome = reconcile_until_settled(resource, ctx)
+        failed |= not outcome.ready
         outputs.append(
             {
-                "kind": kind,
-                "name": metadata.name,
-                "namespace": metadata.namespace,
-                "status": status.to_json(),
+                "kind": resource.kind_name,
+                "name": resource.metadata.name,
+                "namespace": resource.metadata.namespace,
+                "status": outcome.status.to_json(),
             }
         )
     yaml.safe_dump_all(outputs, sys.stdout, sort_keys=False, width=1000)
     if failed:
         raise ValueError("some resources are not Ready (see their status above)")
+
+
+def parse_resource(doc: dict[str, Any]) -> AtlasSchema | AtlasMigration:
+    kind = doc.get("kind")
+    if kind == "AtlasSchema":
+        return AtlasSchema.model_validate(doc)
+    if kind == "AtlasMigration":
+        return AtlasMigration.model_validate(doc)
+    raise ValueError(f"{kind}: not a kind this operator reconciles")
+
+
+def reconcile_until_settled(
+    resource: AtlasSchema | AtlasMigration, ctx: ReconcileContext
+) -> Outcome[Any]:
+    """Runs passes as the operator would, as long as a pass asks to come back at once
+    (first sight, a changed hash); a pass that would wait ends local mode."""
+    for _ in range(MAX_IMMEDIATE_PASSES):
+        outcome: Outcome[Any] = reconcile_once(resource, ctx)
+        schedule(outcome, resource.spec.backoff_limit)
+        resource.status = outcome.status
+        if outcome.requeue_after != 0:
+            break
+    return outcome
+
+
+def reconcile_once(resource: AtlasSchema | AtlasMigration, ctx: ReconcileContext) -> Outcome[Any]:
+    if isinstance(resource, AtlasSchema):
+        return reconcile_schema(resource, ctx)
+    return reconcile_migration(resource, ctx)
 
 
 def add_reconcile_command(verbs: Any) -> None:

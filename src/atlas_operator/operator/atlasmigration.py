@@ -22,17 +22,19 @@ from atlas_operator.engine.migrate.executor import (
     migrate_apply,
     migrate_status,
 )
-from atlas_operator.engine.states import default_dev_url
 from atlas_operator.engine.urls import DatabaseURL, parse_url
 from atlas_operator.operator import conditions as cond
-from atlas_operator.operator.dirstate import DirStateStore
+from atlas_operator.operator.context import ReconcileContext
+from atlas_operator.operator.devdb import DevDBError, DevDBNotReadyError
 from atlas_operator.operator.inputs import (
     InputError,
     ObjectSource,
     dev_url,
     reject_custom_config,
+    resolve_vars,
     target_url,
 )
+from atlas_operator.operator.outcome import NORMAL, Outcome, fail, reconciling
 from atlas_operator.operator.resources import AtlasMigration, AtlasMigrationStatus
 
 
@@ -40,6 +42,7 @@ class ProtectedFlowError(InputError):
     """A protected flow (migrate down) is configured wrongly or not allowed."""
 
 
+CLOUD_UNSUPPORTED = "Atlas Cloud is not supported by this operator (see the README)"
 MIGRATE_DOWN_NOT_ALLOWED = (
     "migrate down is not allowed, set `migrateDown.allow` to true to allow downgrade"
 )
@@ -61,25 +64,12 @@ class MigrationInputs:
         digest.update(self.directory.computed_sum().total.encode())
         return digest.hexdigest()
 
-    def dev(self) -> DatabaseURL:
-        if self.dev_text:
-            return parse_url(self.dev_text)
-        try:
-            return default_dev_url(self.target)
-        except EngineError:
-            raise InputError(
-                "spec.devURL: a dev database is needed to compute the downgrade plan; "
-                "set spec.devURL or spec.devURLFrom"
-            ) from None
-
 
 def directory_of(resource: AtlasMigration, source: ObjectSource) -> Directory:
     spec, namespace = resource.spec, resource.metadata.namespace or "default"
     src = spec.dir
     if src.remote is not None and src.remote.name:
-        raise InputError(
-            "spec.dir.remote: Atlas Cloud directories are not supported by this operator"
-        )
+        raise InputError(f"spec.dir.remote: {CLOUD_UNSUPPORTED}")
     if src.local is not None and src.config_map_ref is not None:
         raise InputError("spec.dir: cannot use both configmaps and local directory")
     if src.config_map_ref is not None:
@@ -106,14 +96,16 @@ def down_allowed(resource: AtlasMigration) -> bool:
     return down.allow and down.auto_approve
 
 
-def resolve_inputs(resource: AtlasMigration, source: ObjectSource) -> MigrationInputs:
+def resolve_inputs(resource: AtlasMigration, ctx: ReconcileContext) -> MigrationInputs:
     spec, namespace = resource.spec, resource.metadata.namespace or "default"
-    if spec.cloud and (spec.cloud.token_from or spec.cloud.project):
-        raise InputError("spec.cloud: Atlas Cloud is not supported by this operator")
-    reject_custom_config(spec)
-    directory = directory_of(resource, source)
+    reject_custom_config(spec, ctx.allow_custom_config)
+    text = target_url(spec, namespace, ctx.source)
+    if spec.cloud and (spec.cloud.token_from or spec.cloud.project or spec.cloud.url):
+        raise InputError(f"spec.cloud: {CLOUD_UNSUPPORTED}")
+    directory = directory_of(resource, ctx.source)
     allowed = down_allowed(resource)
-    text = target_url(spec, namespace, source)
+    dev_text = dev_url(spec, namespace, ctx.source)
+    resolve_vars(spec, namespace, ctx.source)
     try:
         target = parse_url(text)
     except ValueError as err:
@@ -126,7 +118,7 @@ def resolve_inputs(resource: AtlasMigration, source: ObjectSource) -> MigrationI
     return MigrationInputs(
         target=target,
         target_text=text,
-        dev_text=dev_url(spec, namespace, source),
+        dev_text=dev_text,
         directory=directory,
         options=options,
         down_allowed=allowed,
@@ -134,62 +126,94 @@ def resolve_inputs(resource: AtlasMigration, source: ObjectSource) -> MigrationI
 
 
 def reconcile_migration(
-    resource: AtlasMigration, source: ObjectSource, states: DirStateStore
-) -> AtlasMigrationStatus:
-    """One reconcile pass; returns the new status (the resource is not modified)."""
-    status = resource.status.model_copy(deep=True)
+    resource: AtlasMigration, ctx: ReconcileContext
+) -> Outcome[AtlasMigrationStatus]:
+    """One reconcile pass (upstream §2.4 without Atlas Cloud); the resource is not
+    modified, the outcome carries the new status."""
+    outcome = Outcome(resource.status.model_copy(deep=True))
     generation = resource.metadata.generation or 0
-    namespace, name = resource.metadata.namespace or "default", resource.metadata.name or ""
+    if not outcome.status.conditions:
+        return reconciling(outcome, generation, "Reconciling")
     try:
-        inputs = resolve_inputs(resource, source)
+        inputs = resolve_inputs(resource, ctx)
     except ProtectedFlowError as err:
-        cond.set_not_ready(status, generation, cond.REASON_PROTECTED_FLOW_ERROR, str(err))
-        return status
+        return fail_protected(outcome, generation, str(err))
     except InputError as err:
-        cond.set_not_ready(status, generation, cond.REASON_READING_MIGRATION_DATA, str(err))
-        return status
+        return fail(outcome, generation, cond.REASON_READING_MIGRATION_DATA, str(err))
+    if outcome.ready and inputs.observed_hash != outcome.status.observed_hash:
+        return reconciling(outcome, generation, "Current migration data has changed")
     try:
-        current = migrate_status(inputs.target, inputs.directory, inputs.options)
-        is_down = (
-            not current.pending
-            and current.applied
-            and len(current.available) < len(current.applied)
-        )
-        if is_down:
-            version = migrate_down_flow(inputs, states.load(namespace, name))
-            applied_at = int(time.time())
-        elif not current.pending:
-            version = current.applied[-1].version if current.applied else ""
-            applied_at = int(current.applied[-1].executed_at.timestamp()) if current.applied else 0
-        else:
-            result = migrate_apply(inputs.target, inputs.directory, inputs.options)
-            if result.error:
-                cond.set_not_ready(status, generation, cond.REASON_MIGRATING, result.error)
-                return status
-            version, applied_at = result.applied_version, int(time.time())
+        return migrate(resource, ctx, outcome, generation, inputs)
     except ProtectedFlowError as err:
-        cond.set_not_ready(status, generation, cond.REASON_PROTECTED_FLOW_ERROR, str(err))
-        return status
-    except (EngineError, InputError) as err:
-        cond.set_not_ready(status, generation, cond.REASON_MIGRATING, str(err))
-        return status
-    states.save(namespace, name, inputs.directory)
+        return fail_protected(outcome, generation, str(err))
+    except DevDBNotReadyError as err:
+        return fail(outcome, generation, cond.REASON_GETTING_DEV_DB, str(err))
+    except (EngineError, InputError, DevDBError) as err:
+        return fail(outcome, generation, cond.REASON_MIGRATING, str(err))
+
+
+def migrate(
+    resource: AtlasMigration,
+    ctx: ReconcileContext,
+    outcome: Outcome[AtlasMigrationStatus],
+    generation: int,
+    inputs: MigrationInputs,
+) -> Outcome[AtlasMigrationStatus]:
+    """Status first; then down, nothing, or apply; then the directory state is kept."""
+    namespace, name = resource.metadata.namespace or "default", resource.metadata.name or ""
+    current = migrate_status(inputs.target, inputs.directory, inputs.options)
+    is_down = (
+        not current.pending and current.applied and len(current.available) < len(current.applied)
+    )
+    if is_down:
+        previous = ctx.states.load(namespace, name)
+        version = migrate_down_flow(resource, ctx, outcome, inputs, previous)
+        applied_at = int(time.time())
+    elif not current.pending:
+        version = current.applied[-1].version if current.applied else ""
+        applied_at = int(current.applied[-1].executed_at.timestamp()) if current.applied else 0
+    else:
+        result = migrate_apply(inputs.target, inputs.directory, inputs.options)
+        if result.error:
+            return fail(outcome, generation, cond.REASON_MIGRATING, result.error)
+        version, applied_at = result.applied_version, int(time.time())
+    try:
+        ctx.states.save(namespace, name, inputs.directory)
+    except Exception as err:  # the store talks to the API server or a disk
+        return fail(outcome, generation, cond.REASON_STORING_DIR_STATE, str(err))
+    status = outcome.status
     status.last_applied_version = version or None
     status.last_applied = applied_at or None
     status.observed_hash = inputs.observed_hash
     cond.set_ready(status, generation, "")
-    return status
+    outcome.event(NORMAL, cond.REASON_APPLIED, f"Version {version} applied")
+    return outcome
 
 
-def migrate_down_flow(inputs: MigrationInputs, previous: Directory | None) -> str:
-    """Reverts to the directory's last version; returns that version."""
+def fail_protected(
+    outcome: Outcome[AtlasMigrationStatus], generation: int, message: str
+) -> Outcome[AtlasMigrationStatus]:
+    reason = cond.REASON_PROTECTED_FLOW_ERROR
+    return fail(outcome, generation, reason, message, reason)
+
+
+def migrate_down_flow(
+    resource: AtlasMigration,
+    ctx: ReconcileContext,
+    outcome: Outcome[AtlasMigrationStatus],
+    inputs: MigrationInputs,
+    previous: Directory | None,
+) -> str:
+    """Reverts to the directory's last version; returns that version. The plan is
+    computed on a dev database, the only case where AtlasMigration needs one."""
     if not inputs.down_allowed:
         raise ProtectedFlowError(MIGRATE_DOWN_NOT_ALLOWED)
     if previous is None:
         raise InputError("unable to downgrade, no dir-state found")
+    dev = ctx.devdbs.acquire(resource, resource.spec, inputs.target, inputs.dev_text, outcome)
     files = inputs.directory.files
     to_version = files[-1].version if files else ""
-    result = migrate_down(inputs.target, previous, to_version, inputs.dev(), inputs.options)
+    result = migrate_down(inputs.target, previous, to_version, dev, inputs.options)
     if result.error:
         raise EngineError(result.error)
     return to_version

@@ -27,20 +27,31 @@ from atlas_operator.engine.declarative import (
 )
 from atlas_operator.engine.drivers import driver_for
 from atlas_operator.engine.drivers.base import SCHEMA_APPLY_LOCK, EngineError
-from atlas_operator.engine.states import default_dev_url
+from atlas_operator.engine.model import Realm
 from atlas_operator.engine.urls import DatabaseURL, parse_url
 from atlas_operator.operator import conditions as cond
+from atlas_operator.operator.context import ReconcileContext
+from atlas_operator.operator.devdb import DevDBError, DevDBNotReadyError
 from atlas_operator.operator.inputs import (
+    DesiredStateMissingError,
     InputError,
-    ObjectSource,
     desired_schema,
     dev_url,
     reject_custom_config,
+    resolve_vars,
     target_url,
 )
-from atlas_operator.operator.resources import AtlasSchema, AtlasSchemaStatus
+from atlas_operator.operator.outcome import (
+    EVENT_ERROR,
+    NORMAL,
+    Outcome,
+    fail,
+    reconciling,
+)
+from atlas_operator.operator.resources import AtlasSchema, AtlasSchemaSpec, AtlasSchemaStatus
 
 SQL_LIMIT = 1024
+CLOUD_UNSUPPORTED = "Atlas Cloud is not supported by this operator (see the README)"
 FIRST_RUN_HINT = (
     "To prevent accidental drop of resources, first run of a schema must not contain "
     "destructive changes."
@@ -50,7 +61,8 @@ FIRST_RUN_HINT = (
 @dataclass
 class SchemaInputs:
     target: DatabaseURL
-    dev: DatabaseURL
+    dev_text: str | None
+    """`devURLFrom` or `devURL` when given."""
     desired_text: str
     desired_format: str
     """`sql` or `hcl`."""
@@ -74,77 +86,113 @@ def policy_of(resource: AtlasSchema) -> ApplyPolicy:
     )
 
 
-def resolve_inputs(resource: AtlasSchema, source: ObjectSource) -> SchemaInputs:
+def resolve_inputs(resource: AtlasSchema, ctx: ReconcileContext) -> SchemaInputs:
     spec, namespace = resource.spec, resource.metadata.namespace or "default"
-    if spec.cloud and (spec.cloud.repo or spec.cloud.token_from):
-        raise InputError("spec.cloud: Atlas Cloud is not supported by this operator")
-    reject_custom_config(spec)
-    text, fmt = desired_schema(spec.schema_, namespace, source)
+    reject_cloud(spec)
+    reject_custom_config(spec, ctx.allow_custom_config)
+    target_text = target_url(spec, namespace, ctx.source)
+    text, fmt = desired_schema(spec.schema_, namespace, ctx.source)
+    dev_text = dev_url(spec, namespace, ctx.source)
+    resolve_vars(spec, namespace, ctx.source)
     try:
-        target = parse_url(target_url(spec, namespace, source))
-        dev_text = dev_url(spec, namespace, source)
-        dev = parse_url(dev_text) if dev_text else default_dev_url(target)
+        target = parse_url(target_text)
     except ValueError as err:
-        raise InputError(str(err)) from None
-    except EngineError as err:
-        raise InputError(f"spec.devURL: {err}") from None
+        raise InputError(f"spec.url: {err}") from None
     return SchemaInputs(
-        target=target, dev=dev, desired_text=text, desired_format=fmt, policy=policy_of(resource)
+        target=target,
+        dev_text=dev_text,
+        desired_text=text,
+        desired_format=fmt,
+        policy=policy_of(resource),
     )
 
 
-def reconcile_schema(resource: AtlasSchema, source: ObjectSource) -> AtlasSchemaStatus:
-    """One reconcile pass; returns the new status (the resource is not modified)."""
-    status = resource.status.model_copy(deep=True)
+def reject_cloud(spec: AtlasSchemaSpec) -> None:
+    """Atlas Cloud fields are accepted by the CRD but cannot work here (DECISIONS.md §4)."""
+    if spec.cloud and (spec.cloud.repo or spec.cloud.token_from):
+        raise InputError(f"spec.cloud: {CLOUD_UNSUPPORTED}")
+    lint = spec.policy.lint if spec.policy else None
+    if lint is not None and lint.review is not None:
+        raise InputError(f"spec.policy.lint.review: {CLOUD_UNSUPPORTED}")
+
+
+def reconcile_schema(resource: AtlasSchema, ctx: ReconcileContext) -> Outcome[AtlasSchemaStatus]:
+    """One reconcile pass (upstream §2.3 without the Atlas Cloud branch); the resource is
+    not modified, the outcome carries the new status."""
+    outcome = Outcome(resource.status.model_copy(deep=True))
     generation = resource.metadata.generation or 0
+    if not outcome.status.conditions:
+        return reconciling(outcome, generation, "Reconciling")
     try:
-        inputs = resolve_inputs(resource, source)
+        inputs = resolve_inputs(resource, ctx)
+    except DesiredStateMissingError as err:
+        return fail(outcome, generation, cond.REASON_CREATING_WORKING_DIR, str(err))
     except InputError as err:
-        cond.set_not_ready(status, generation, cond.REASON_READ_SCHEMA, str(err))
-        return status
+        return fail(outcome, generation, cond.REASON_READ_SCHEMA, str(err))
+    try:
+        dev = ctx.devdbs.acquire(resource, resource.spec, inputs.target, inputs.dev_text, outcome)
+    except DevDBNotReadyError as err:
+        return fail(outcome, generation, cond.REASON_GETTING_DEV_DB, str(err))
+    except DevDBError as err:
+        return fail(outcome, generation, cond.REASON_READ_SCHEMA, str(err))
     driver = driver_for(inputs.target)
     try:
         scope = driver.scope_of(inputs.target, inputs.policy.schemas)
         load = load_hcl_on_dev if inputs.desired_format == "hcl" else load_sql_on_dev
-        desired = load(inputs.desired_text, inputs.dev, scope, inputs.policy)
+        desired = load(inputs.desired_text, dev, scope, inputs.policy)
     except EngineError as err:
-        cond.set_not_ready(status, generation, cond.REASON_CALCULATING_HASH, str(err))
-        return status
+        return fail(outcome, generation, cond.REASON_CALCULATING_HASH, str(err))
     observed_hash = base64.b64encode(desired.sha256()).decode()
+    if outcome.ready and observed_hash != outcome.status.observed_hash:
+        return reconciling(outcome, generation, "current schema does not match last applied")
+    return apply_desired(outcome, generation, inputs, desired, observed_hash)
+
+
+def apply_desired(
+    outcome: Outcome[AtlasSchemaStatus],
+    generation: int,
+    inputs: SchemaInputs,
+    desired: Realm,
+    observed_hash: str,
+) -> Outcome[AtlasSchemaStatus]:
+    """Plans against the target under the schema-apply lock, checks, applies."""
+    driver = driver_for(inputs.target)
     try:
         with driver.open(inputs.target) as session, driver.lock(session, SCHEMA_APPLY_LOCK):
             plan = plan_apply(session, driver, desired, inputs.policy)
-            blocked = guard_plan(status, generation, plan, inputs.policy)
-            if blocked:
-                return status
+            if guard_plan(outcome, generation, plan, inputs.policy):
+                return outcome
             report = execute_plan(session, driver, plan, inputs.policy.tx_mode)
     except EngineError as err:
-        cond.set_not_ready(status, generation, cond.REASON_APPLYING_SCHEMA, str(err))
-        return status
+        return fail(outcome, generation, cond.REASON_APPLYING_SCHEMA, str(err), EVENT_ERROR)
     if report.error:
         message = f"executing statement {report.error_stmt!r}: {report.error}"
-        cond.set_not_ready(status, generation, cond.REASON_APPLYING_SCHEMA, message)
-        return status
+        return fail(outcome, generation, cond.REASON_APPLYING_SCHEMA, message, EVENT_ERROR)
+    status = outcome.status
     status.last_applied = int(time.time())
     status.observed_hash = observed_hash
+    status.plan_url = status.plan_link = None
     cond.set_ready(status, generation, ready_message(plan, report.applied, report.pending))
-    return status
+    outcome.event(NORMAL, cond.REASON_APPLIED, "Applied schema")
+    return outcome
 
 
-def guard_plan(status: AtlasSchemaStatus, generation: int, plan: Plan, policy: ApplyPolicy) -> bool:
-    """The first-run destructive check and the lint policy; True when the apply must stop."""
+def guard_plan(
+    outcome: Outcome[AtlasSchemaStatus], generation: int, plan: Plan, policy: ApplyPolicy
+) -> bool:
+    """The first-run destructive check and the lint policy; True when the apply must stop.
+    Both look at the planned changes after `exclude` and the diff policy (DECISIONS.md
+    §3.3), not at the text `DROP `."""
     destructive = destructive_statements(plan)
     if not destructive:
         return False
-    if not status.last_applied:
-        message = str(DestructiveChangesError(destructive)).replace("\n  ", "\n- ")
-        cond.set_not_ready(
-            status, generation, cond.REASON_FIRST_RUN_DESTRUCTIVE, f"{message}\n{FIRST_RUN_HINT}"
-        )
+    message = str(DestructiveChangesError(destructive)).replace("\n  ", "\n- ")
+    if not outcome.status.last_applied:
+        reason = cond.REASON_FIRST_RUN_DESTRUCTIVE
+        fail(outcome, generation, reason, f"{message}\n{FIRST_RUN_HINT}", reason)
         return True
     if policy.lint_destructive_error:
-        message = str(DestructiveChangesError(destructive)).replace("\n  ", "\n- ")
-        cond.set_not_ready(status, generation, cond.REASON_LINT_POLICY_ERROR, message)
+        fail(outcome, generation, cond.REASON_LINT_POLICY_ERROR, message, EVENT_ERROR)
         return True
     return False
 

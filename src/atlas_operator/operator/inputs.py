@@ -19,11 +19,17 @@ from atlas_operator.operator.resources import (
     SecretKeySelector,
     SecretRef,
     TargetAndProjectFields,
+    Variable,
 )
 
 
 class InputError(Exception):
     """A resource input that cannot be resolved; the message names the field."""
+
+
+class DesiredStateMissingError(InputError):
+    """No desired schema at all; upstream notices it while writing the working directory
+    (reason `CreatingWorkingDir`), after the inputs were read."""
 
 
 class ObjectSource(Protocol):
@@ -122,7 +128,7 @@ def desired_schema(
 ) -> tuple[str, str]:
     """The desired schema text and its format (`sql` or `hcl`)."""
     if schema is None:
-        raise InputError("spec.schema: the desired state is not set")
+        raise DesiredStateMissingError("spec.schema: the desired state is not set")
     if schema.config_map_key_ref is not None:
         ref = schema.config_map_key_ref
         ext = ref.key.rsplit(".", 1)[-1].lower() if "." in ref.key else ""
@@ -144,10 +150,50 @@ def desired_schema(
             f"spec.schema.url: {schema.url.split('://', 1)[0]}:// schema URLs need Atlas Cloud, "
             "which this operator does not support; put the schema in spec.schema.sql or a ConfigMap"
         )
-    raise InputError("spec.schema: the desired state is not set")
+    raise DesiredStateMissingError("spec.schema: the desired state is not set")
 
 
-def reject_custom_config(spec: TargetAndProjectFields) -> None:
-    """`spec.config`/`configFrom` hold an atlas.hcl for the Atlas binary, which we do not run."""
-    if spec.config or spec.config_from:
-        raise InputError("spec.config: custom atlas.hcl configuration is not supported yet")
+CUSTOM_CONFIG_GATE = (
+    'install the operator with "--set allowCustomConfig=true" to use custom atlas.hcl config'
+)
+
+
+def reject_custom_config(spec: TargetAndProjectFields, allowed: bool = False) -> None:
+    """`spec.config`/`configFrom` hold an atlas.hcl for the Atlas binary, which we do not
+    run. Upstream's gate comes first so the message matches when the gate is closed."""
+    if not (spec.config or spec.config_from):
+        return
+    if not allowed:
+        raise InputError(f"spec.config: {CUSTOM_CONFIG_GATE}")
+    if not spec.env_name:
+        raise InputError("spec.envName: env name must be set when using custom atlas.hcl config")
+    raise InputError("spec.config: custom atlas.hcl configuration is not supported yet")
+
+
+def resolve_vars(
+    spec: TargetAndProjectFields, namespace: str, source: ObjectSource
+) -> dict[str, str]:
+    """`spec.vars` as a mapping; a key given twice is an error (DECISIONS.md §3.6), where
+    upstream silently keeps the last value."""
+    values: dict[str, str] = {}
+    for index, var in enumerate(spec.vars or []):
+        field = f"spec.vars[{index}]"
+        if not var.key:
+            raise InputError(f"{field}.key: a variable needs a key")
+        if var.key in values:
+            raise InputError(f'{field}.key: variable "{var.key}" is given more than once')
+        values[var.key] = variable_value(var, namespace, source, field)
+    return values
+
+
+def variable_value(var: Variable, namespace: str, source: ObjectSource, field: str) -> str:
+    ref = var.value_from
+    if ref is not None and ref.config_map_key_ref is not None:
+        return configmap_value(
+            source, namespace, ref.config_map_key_ref, f"{field}.valueFrom.configMapKeyRef"
+        )
+    if ref is not None and ref.secret_key_ref is not None:
+        return secret_value(
+            source, namespace, ref.secret_key_ref, f"{field}.valueFrom.secretKeyRef"
+        )
+    return var.value or ""

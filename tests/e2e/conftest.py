@@ -1,0 +1,48 @@
+"""End-to-end fixtures: the real control plane, the real databases, and the operator
+as a separate process, driven only through the Kubernetes API."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.rig.controlplane import ControlPlane
+from tests.rig.operator import Kube, OperatorProcess
+
+ISOLATED_KEY, ISOLATED_VALUE = "e2e-scope", "isolated"
+ISOLATED = {ISOLATED_KEY: ISOLATED_VALUE}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.controlplane)
+            item.add_marker(pytest.mark.databases)
+
+
+@pytest.fixture(scope="session")
+def operator(
+    control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    """One cluster-wide operator for the end-to-end tests; each test has a namespace.
+    Resources labelled `e2e-scope=isolated` are left to the operators a test starts."""
+    log = tmp_path_factory.mktemp("operator") / "operator.log"
+    args = [f"--label-selector={ISOLATED_KEY}!={ISOLATED_VALUE}"]
+    process = OperatorProcess(control_plane.kubeconfig, log, args=args).start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def new_namespace(plane: ControlPlane) -> str:
+    name = f"e2e-{uuid.uuid4().hex[:8]}"
+    plane.kubectl("create", "namespace", name)
+    return name
+
+
+@pytest.fixture
+def kube(control_plane: ControlPlane) -> Kube:
+    return Kube(control_plane, new_namespace(control_plane))

@@ -1,0 +1,278 @@
+"""AtlasSchema end to end: the operator process reconciles resources created with
+kubectl, against real PostgreSQL, MariaDB and SQLite (upstream §5.2 items 1–8)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from atlas_operator.engine.urls import DatabaseURL
+from tests.rig.databases import Databases, run
+from tests.rig.operator import Kube, OperatorProcess, condition, configmap, resource, secret
+from tests.test_cli_migrate import url_text
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+USERS = """create table users (
+  id int not null auto_increment,
+  name varchar(255) not null,
+  email varchar(255) unique not null,
+  short_bio varchar(255) not null,
+  primary key (id)
+);
+"""
+SEED_DESCRIBE = [
+    ("id", "int(11)", "NO", "PRI", None, "auto_increment"),
+    ("name", "varchar(255)", "NO", "", None, ""),
+    ("email", "varchar(255)", "NO", "UNI", None, ""),
+    ("short_bio", "varchar(255)", "NO", "", None, ""),
+]
+
+
+def describe(url: DatabaseURL, table: str) -> list[tuple[Any, ...]]:
+    """`describe <table>` on MariaDB (int shows as int(11) there, `int` on MySQL 8)."""
+    return [tuple(row[:6]) for row in run(url, f"DESCRIBE `{table}`")]
+
+
+def columns(url: DatabaseURL, table: str) -> list[str]:
+    if url.driver == "postgres":
+        query = (
+            "SELECT column_name FROM information_schema.columns "
+            f"WHERE table_name = '{table}' ORDER BY ordinal_position"
+        )
+    elif url.driver == "sqlite":
+        query = f"SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
+    else:
+        query = (
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+            f"'{url.schema}' AND table_name = '{table}' ORDER BY ordinal_position"
+        )
+    return [str(row[0]) for row in run(url, query)]
+
+
+def transition_time(obj: dict[str, Any]) -> str:
+    return str(condition(obj)["lastTransitionTime"])
+
+
+def schema_resource(name: str, sql: str, **spec: Any) -> dict[str, Any]:
+    return resource(
+        "AtlasSchema",
+        name,
+        {"urlFrom": {"secretKeyRef": {"name": f"{name}-db", "key": "url"}}, "schema": {"sql": sql}}
+        | spec,
+    )
+
+
+@pytest.mark.parametrize("scheme", ["mysql", "mariadb"])
+def test_getting_started_mysql_schema(
+    operator: OperatorProcess, kube: Kube, dbs: Databases, scheme: str
+) -> None:
+    url = dbs.new("mariadb")
+    target = url_text(url).replace("mariadb://", f"{scheme}://", 1)
+    target = target.replace("mysql://", f"{scheme}://", 1)
+    manifest = yaml.safe_load((EXAMPLES / "atlasschema-mysql.yaml").read_text())
+    kube.apply(secret("mysql-credentials", url=target), manifest)
+    done = kube.wait_ready("atlasschema", "atlasschema-mysql")
+    assert condition(done)["reason"] == "Applied"
+    assert condition(done)["message"].startswith(
+        "The schema has been applied successfully. Apply response: "
+    )
+    assert "CREATE TABLE `users`" in condition(done)["message"]
+    assert done["status"]["last_applied"] > 0
+    assert done["status"]["failed"] == 0
+    assert describe(url, "users") == SEED_DESCRIBE
+    reasons = {(e["type"], e["reason"]) for e in kube.events("atlasschema-mysql")}
+    assert ("Normal", "Applied") in reasons
+    assert url.password is not None
+    assert url.password not in operator.logs()
+
+
+def test_hash_is_stable_for_comments_and_flips_on_change(
+    operator: OperatorProcess, kube: Kube, dbs: Databases
+) -> None:
+    url, dev = dbs.new("postgres"), dbs.new("postgres")
+    sql = "create table t1 (id int primary key);"
+    kube.apply(
+        secret("hash-db", url=url_text(url)), schema_resource("hash", sql, devURL=url_text(dev))
+    )
+    first = kube.wait_ready("atlasschema", "hash", timeout=90)
+    first_hash = first["status"]["observed_hash"]
+    assert len(first_hash) == 44
+    assert first_hash.endswith("=")
+    time.sleep(1.1)
+    kube.patch("atlasschema", "hash", {"spec": {"schema": {"sql": "-- a comment\n" + sql}}})
+    same = kube.wait_for(
+        "atlasschema",
+        "hash",
+        lambda o: o["status"].get("observedGeneration") == 2 and condition(o)["status"] == "True",
+    )
+    assert same["status"]["observed_hash"] == first_hash
+    sql2 = "create table t1 (id int primary key, c1 int);"
+    kube.patch("atlasschema", "hash", {"spec": {"schema": {"sql": sql2}}})
+    second = kube.wait_for(
+        "atlasschema",
+        "hash",
+        lambda o: (
+            o["status"].get("observed_hash") != first_hash and condition(o)["status"] == "True"
+        ),
+    )
+    assert transition_time(second) != transition_time(first)  # it went False, then True
+    assert columns(url, "t1") == ["id", "c1"]
+    assert "c1" in condition(second)["message"]
+
+
+def test_configmap_schema_with_exclude_lint_and_skip(
+    operator: OperatorProcess, kube: Kube, dbs: Databases
+) -> None:
+    url = dbs.new("mariadb")
+    run(url, "CREATE TABLE ignore_me (c int)")
+    spec = {
+        "urlFrom": {"secretKeyRef": {"name": "cm-db", "key": "url"}},
+        "schema": {"configMapKeyRef": {"name": "cm-schema", "key": "schema.sql"}},
+        "exclude": ["ignore_me"],
+        "policy": {
+            "lint": {"destructive": {"error": True}},
+            "diff": {"skip": {"drop_column": True}},
+        },
+    }
+    kube.apply(
+        secret("cm-db", url=url_text(url)),
+        configmap("cm-schema", **{"schema.sql": USERS}),
+        resource("AtlasSchema", "cm", spec),
+    )
+    first = kube.wait_ready("atlasschema", "cm")
+    assert describe(url, "users") == SEED_DESCRIBE
+    assert columns(url, "ignore_me") == ["c"]
+    time.sleep(1.1)
+    with_phone = USERS.replace(
+        "short_bio varchar(255) not null,",
+        "short_bio varchar(255) not null,\n  phone varchar(255) not null,",
+    )
+    kube.apply(configmap("cm-schema", **{"schema.sql": with_phone}))
+    second = kube.wait_for(
+        "atlasschema",
+        "cm",
+        lambda o: "phone" in columns(url, "users") and condition(o)["status"] == "True",
+    )
+    assert transition_time(second) != transition_time(first)
+    assert second["status"]["observed_hash"] != first["status"]["observed_hash"]
+
+
+def test_skip_drop_column_keeps_the_column(
+    operator: OperatorProcess, kube: Kube, dbs: Databases
+) -> None:
+    url = dbs.new("mariadb")
+    policy = {"diff": {"skip": {"drop_column": True}}}
+    kube.apply(secret("skip-db", url=url_text(url)), schema_resource("skip", USERS, policy=policy))
+    first = kube.wait_ready("atlasschema", "skip")
+    without_bio = USERS.replace("  short_bio varchar(255) not null,\n", "")
+    kube.patch("atlasschema", "skip", {"spec": {"schema": {"sql": without_bio}}})
+    second = kube.wait_for(
+        "atlasschema",
+        "skip",
+        lambda o: (
+            o["status"].get("observed_hash") != first["status"]["observed_hash"]
+            and condition(o)["status"] == "True"
+        ),
+    )
+    assert condition(second)["reason"] == "Applied"
+    assert "short_bio" in columns(url, "users")
+
+
+def test_destructive_lint_policy_error(
+    operator: OperatorProcess, kube: Kube, dbs: Databases
+) -> None:
+    url = dbs.new("mariadb")
+    policy = {"lint": {"destructive": {"error": True}}}
+    kube.apply(secret("lint-db", url=url_text(url)), schema_resource("lint", USERS, policy=policy))
+    kube.wait_ready("atlasschema", "lint")
+    without_bio = USERS.replace("  short_bio varchar(255) not null,\n", "")
+    kube.patch("atlasschema", "lint", {"spec": {"schema": {"sql": without_bio}}})
+    failed = kube.wait_reason("atlasschema", "lint", "LintPolicyError")
+    message = condition(failed)["message"]
+    assert message.startswith("destructive changes detected:")
+    assert "- ALTER TABLE `users` DROP COLUMN `short_bio`" in message
+    assert condition(failed, "Stalled")["status"] == "True"
+    assert "short_bio" in columns(url, "users")
+
+
+def test_concurrent_index_in_the_ready_message(
+    operator: OperatorProcess, kube: Kube, dbs: Databases
+) -> None:
+    url = dbs.new("postgres")
+    table = "create table users (id int primary key, name text);"
+    policy = {"diff": {"concurrent_index": {"create": True, "drop": True}}}
+    dev = dbs.new("postgres")
+    kube.apply(
+        secret("ci-db", url=url_text(url)),
+        schema_resource("ci", table, policy=policy, devURL=url_text(dev)),
+    )
+    kube.wait_ready("atlasschema", "ci")
+    kube.patch(
+        "atlasschema",
+        "ci",
+        {"spec": {"schema": {"sql": table + "\ncreate index users_name on users (name);"}}},
+    )
+    added = kube.wait_for(
+        "atlasschema", "ci", lambda o: "CREATE INDEX CONCURRENTLY" in condition(o)["message"]
+    )
+    assert condition(added)["status"] == "True"
+    kube.patch("atlasschema", "ci", {"spec": {"schema": {"sql": table}}})
+    kube.wait_for(
+        "atlasschema", "ci", lambda o: "DROP INDEX CONCURRENTLY" in condition(o)["message"]
+    )
+
+
+def test_backoff_limit_counts_failures_then_recovers(
+    operator: OperatorProcess, kube: Kube, tmp_path: Path
+) -> None:
+    spec = {"schema": {"sql": "create table t (id int);"}, "backoffLimit": 5}
+    kube.apply(resource("AtlasSchema", "backoff", spec))
+    failing = kube.wait_for(
+        "atlasschema", "backoff", lambda o: o["status"].get("failed", 0) >= 3, timeout=40
+    )
+    assert condition(failing)["reason"] == "ReadSchema"
+    assert "no target database defined" in condition(failing)["message"]
+    assert failing["status"]["failed"] == 3  # 0 s, 5 s, 15 s: linear failed × 5 s
+    sqlite = tmp_path / "backoff.db"
+    kube.patch("atlasschema", "backoff", {"spec": {"url": f"sqlite://{sqlite}"}})
+    done = kube.wait_ready("atlasschema", "backoff")
+    assert done["status"]["failed"] == 0
+
+
+def test_first_run_destructive_is_refused_unless_excluded(
+    operator: OperatorProcess, kube: Kube, tmp_path: Path
+) -> None:
+    db = tmp_path / "first.db"
+    run_sqlite(db, "CREATE TABLE legacy (id int)")
+    spec = {"url": f"sqlite://{db}", "schema": {"sql": "create table t (id int);"}}
+    kube.apply(resource("AtlasSchema", "first", spec))
+    refused = kube.wait_reason("atlasschema", "first", "FirstRunDestructive")
+    message = condition(refused)["message"]
+    assert "destructive changes detected:\n- DROP TABLE `legacy`" in message
+    assert "first run of a schema must not contain destructive changes" in message
+    assert sqlite_tables(db) == ["legacy"]
+    warnings = [e for e in kube.events("first") if e["reason"] == "FirstRunDestructive"]
+    assert warnings
+    assert warnings[0]["type"] == "Warning"
+    kube.patch("atlasschema", "first", {"spec": {"exclude": ["legacy"]}})
+    kube.wait_ready("atlasschema", "first")
+    assert sqlite_tables(db) == ["legacy", "t"]
+
+
+def run_sqlite(path: Path, sql: str) -> None:
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        conn.execute(sql)
+
+
+def sqlite_tables(path: Path) -> list[str]:
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        return [str(r[0]) for r in rows]
