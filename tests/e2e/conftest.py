@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.rig.controlplane import ControlPlane
+from tests.rig.databases import Databases
+from tests.rig.kubelet import FakeKubelet
 from tests.rig.operator import Kube, OperatorProcess
 
 ISOLATED_KEY, ISOLATED_VALUE = "e2e-scope", "isolated"
@@ -46,3 +48,14 @@ def new_namespace(plane: ControlPlane) -> str:
 @pytest.fixture
 def kube(control_plane: ControlPlane) -> Kube:
     return Kube(control_plane, new_namespace(control_plane))
+
+
+@pytest.fixture
+def kubelet(control_plane: ControlPlane, dbs: Databases, kube: Kube) -> Iterator[FakeKubelet]:
+    """Runs dev-database pods for the test's namespace (see tests/rig/kubelet.py)."""
+    fake = FakeKubelet(control_plane, dbs)
+    fake.serve(kube.namespace)
+    try:
+        yield fake
+    finally:
+        fake.stop()

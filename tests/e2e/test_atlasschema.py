@@ -12,6 +12,7 @@ import yaml
 
 from atlas_operator.engine.urls import DatabaseURL
 from tests.rig.databases import Databases, run
+from tests.rig.kubelet import FakeKubelet
 from tests.rig.operator import Kube, OperatorProcess, condition, configmap, resource, secret
 from tests.test_cli_migrate import url_text
 
@@ -68,7 +69,7 @@ def schema_resource(name: str, sql: str, **spec: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("scheme", ["mysql", "mariadb"])
 def test_getting_started_mysql_schema(
-    operator: OperatorProcess, kube: Kube, dbs: Databases, scheme: str
+    operator: OperatorProcess, kube: Kube, dbs: Databases, kubelet: FakeKubelet, scheme: str
 ) -> None:
     url = dbs.new("mariadb")
     target = url_text(url).replace("mariadb://", f"{scheme}://", 1)
@@ -125,7 +126,7 @@ def test_hash_is_stable_for_comments_and_flips_on_change(
 
 
 def test_configmap_schema_with_exclude_lint_and_skip(
-    operator: OperatorProcess, kube: Kube, dbs: Databases
+    operator: OperatorProcess, kube: Kube, dbs: Databases, kubelet: FakeKubelet
 ) -> None:
     url = dbs.new("mariadb")
     run(url, "CREATE TABLE ignore_me (c int)")
@@ -162,7 +163,7 @@ def test_configmap_schema_with_exclude_lint_and_skip(
 
 
 def test_skip_drop_column_keeps_the_column(
-    operator: OperatorProcess, kube: Kube, dbs: Databases
+    operator: OperatorProcess, kube: Kube, dbs: Databases, kubelet: FakeKubelet
 ) -> None:
     url = dbs.new("mariadb")
     policy = {"diff": {"skip": {"drop_column": True}}}
@@ -183,7 +184,7 @@ def test_skip_drop_column_keeps_the_column(
 
 
 def test_destructive_lint_policy_error(
-    operator: OperatorProcess, kube: Kube, dbs: Databases
+    operator: OperatorProcess, kube: Kube, dbs: Databases, kubelet: FakeKubelet
 ) -> None:
     url = dbs.new("mariadb")
     policy = {"lint": {"destructive": {"error": True}}}
