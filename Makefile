@@ -58,3 +58,4 @@ conformance: venv services
 bench: venv services
 	$(BIN)/python bench/schema_apply.py
 	$(BIN)/python bench/migrate_apply.py
+	$(BIN)/python bench/operator_ready.py
