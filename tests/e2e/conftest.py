@@ -24,12 +24,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.databases)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def operator(
     control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorProcess]:
     """One cluster-wide operator for the end-to-end tests; each test has a namespace.
-    Resources labelled `e2e-scope=isolated` are left to the operators a test starts."""
+    Resources labelled `e2e-scope=isolated` are left to the operators a test starts.
+    Package-scoped: it stops before other packages' tests use the control plane."""
     log = tmp_path_factory.mktemp("operator") / "operator.log"
     args = [f"--label-selector={ISOLATED_KEY}!={ISOLATED_VALUE}"]
     process = OperatorProcess(control_plane.kubeconfig, log, args=args).start()

@@ -20,6 +20,7 @@ from atlas_operator.engine.urls import DatabaseURL
 from tests.e2e.conftest import ISOLATED
 from tests.rig.controlplane import ControlPlane
 from tests.rig.databases import Databases
+from tests.rig.kubelet import FakeKubelet
 from tests.rig.operator import Kube, OperatorProcess, condition, resource, secret
 from tests.test_cli_migrate import url_text
 
@@ -185,3 +186,33 @@ def test_managed_dev_database_without_prewarm_scales_to_zero(
         lambda o: condition(o)["status"] == "True" and o["status"]["observedGeneration"] == 2,
         timeout=30,
     )
+
+
+def test_custom_dev_database_spec_is_used_and_updated(
+    operator: OperatorProcess, kube: Kube, dbs: Databases, kubelet: FakeKubelet
+) -> None:
+    url = dbs.new("mariadb")
+    pod_spec = {"containers": [{"name": "mysql-dev-foo", "image": "mysql:8"}]}
+    spec = {
+        "url": url_text(url),
+        "devURL": "mysql://root:pass@localhost:3306/dev",
+        "devDB": {"spec": pod_spec},
+        "schema": {"sql": "create table t (id int primary key);"},
+    }
+    kube.apply(resource("AtlasSchema", "custom", spec))
+    kube.wait_ready("atlasschema", "custom", timeout=60)
+    deployment = kube.get("deployment", "custom-atlas-dev-db")
+    assert deployment is not None
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["name"] == "mysql-dev-foo"
+    assert deployment["spec"]["template"]["metadata"]["annotations"]["atlasgo.io/conntmpl"] == (
+        "mysql://root:pass@localhost:3306/dev"
+    )
+    pod_spec["containers"][0]["name"] = "mysql-dev-bar"
+    kube.patch("atlasschema", "custom", {"spec": {"devDB": {"spec": pod_spec}}})
+    kube.wait_for(
+        "deployment",
+        "custom-atlas-dev-db",
+        lambda d: d["spec"]["template"]["spec"]["containers"][0]["name"] == "mysql-dev-bar",
+    )
+    assert "UpdatedDevDB" in [e["reason"] for e in kube.events("custom")]
