@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import pytest
 
 from tests.rig.controlplane import ControlPlane, start_control_plane
 from tests.rig.databases import Databases
+from tests.rig.kubelet import FakeKubelet
+from tests.rig.operator import Kube
 from tests.rig.services import ServiceURLs, service_urls
 
 
@@ -34,3 +37,25 @@ def dbs(databases: ServiceURLs, tmp_path: Path) -> Iterator[Databases]:
     made = Databases(databases, tmp_path)
     yield made
     made.drop_all()
+
+
+def new_namespace(plane: ControlPlane) -> str:
+    name = f"e2e-{uuid.uuid4().hex[:8]}"
+    plane.kubectl("create", "namespace", name)
+    return name
+
+
+@pytest.fixture
+def kube(control_plane: ControlPlane) -> Kube:
+    return Kube(control_plane, new_namespace(control_plane))
+
+
+@pytest.fixture
+def kubelet(control_plane: ControlPlane, dbs: Databases, kube: Kube) -> Iterator[FakeKubelet]:
+    """Runs dev-database pods for the test's namespace (see tests/rig/kubelet.py)."""
+    fake = FakeKubelet(control_plane, dbs)
+    fake.serve(kube.namespace)
+    try:
+        yield fake
+    finally:
+        fake.stop()

@@ -3,15 +3,12 @@ as a separate process, driven only through the Kubernetes API."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from tests.rig.controlplane import ControlPlane
-from tests.rig.databases import Databases
-from tests.rig.kubelet import FakeKubelet
-from tests.rig.operator import Kube, OperatorProcess
+from tests.rig.operator import OperatorProcess
 
 ISOLATED_KEY, ISOLATED_VALUE = "e2e-scope", "isolated"
 ISOLATED = {ISOLATED_KEY: ISOLATED_VALUE}
@@ -38,25 +35,3 @@ def operator(
         yield process
     finally:
         process.stop()
-
-
-def new_namespace(plane: ControlPlane) -> str:
-    name = f"e2e-{uuid.uuid4().hex[:8]}"
-    plane.kubectl("create", "namespace", name)
-    return name
-
-
-@pytest.fixture
-def kube(control_plane: ControlPlane) -> Kube:
-    return Kube(control_plane, new_namespace(control_plane))
-
-
-@pytest.fixture
-def kubelet(control_plane: ControlPlane, dbs: Databases, kube: Kube) -> Iterator[FakeKubelet]:
-    """Runs dev-database pods for the test's namespace (see tests/rig/kubelet.py)."""
-    fake = FakeKubelet(control_plane, dbs)
-    fake.serve(kube.namespace)
-    try:
-        yield fake
-    finally:
-        fake.stop()

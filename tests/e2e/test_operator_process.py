@@ -16,7 +16,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from tests.e2e.conftest import ISOLATED, new_namespace
+from tests.conftest import new_namespace
+from tests.e2e.conftest import ISOLATED
 from tests.rig.controlplane import ControlPlane
 from tests.rig.databases import Databases, run
 from tests.rig.operator import (

@@ -39,3 +39,28 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- default "default" .Values.serviceAccount.name }}
 {{- end }}
 {{- end }}
+
+{{- /* The manager's rules (upstream §4.2), for the ClusterRole or the per-namespace Roles. */}}
+{{- define "atlas-operator.managerRules" -}}
+- apiGroups: ["apps"]
+  resources: ["deployments"]
+  verbs: ["create", "delete", "get", "list", "patch", "update", "watch"]
+- apiGroups: [""]
+  resources: ["configmaps", "secrets"]
+  verbs: ["create", "delete", "get", "list", "update", "watch"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["create", "delete", "get", "list", "watch"]
+- apiGroups: ["db.atlasgo.io"]
+  resources: ["atlasmigrations", "atlasschemas"]
+  verbs: ["create", "delete", "get", "list", "patch", "update", "watch"]
+- apiGroups: ["db.atlasgo.io"]
+  resources: ["atlasmigrations/finalizers", "atlasschemas/finalizers"]
+  verbs: ["update"]
+- apiGroups: ["db.atlasgo.io"]
+  resources: ["atlasmigrations/status", "atlasschemas/status"]
+  verbs: ["get", "patch", "update"]
+{{- end }}
