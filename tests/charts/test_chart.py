@@ -162,3 +162,83 @@ def test_api_server_accepts_the_rendered_chart(
         input=manifests,
     )
     assert "serverside-applied (server dry run)" in result.stdout
+
+
+# Every key of upstream's values.yaml with its default (upstream-operator.md §4.1): a
+# values file written for the Go operator's chart must install ours unchanged.
+UPSTREAM_VALUES: dict[str, Any] = {
+    "replicaCount": 1,
+    "image": {"repository": "arigaio/atlas-operator", "pullPolicy": "IfNotPresent", "tag": ""},
+    "rbac": {"create": True, "aggregateClusterRoles": False},
+    "crds": {"create": True},
+    "imagePullSecrets": [],
+    "nameOverride": "",
+    "fullnameOverride": "",
+    "serviceAccount": {"create": True, "annotations": {}, "labels": {}, "name": ""},
+    "podAnnotations": {},
+    "podLabels": {},
+    "podSecurityContext": {"runAsNonRoot": True},
+    "containerSecurityContext": {
+        "runAsUser": 65532,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+    },
+    "resources": {},
+    "nodeSelector": {},
+    "tolerations": [],
+    "affinity": {},
+    "priorityClassName": "",
+    "revisionHistoryLimit": 3,
+    "prewarmDevDB": True,
+    "allowCustomConfig": False,
+    "labelSelector": [],
+    "watchNamespaces": [],
+    "extraEnvs": [],
+    "persistence": {
+        "enabled": False,
+        "accessModes": ["ReadWriteOnce"],
+        "size": "1Gi",
+        "mountPath": "/data",
+        "fsGroup": 65532,
+        "annotations": {},
+    },
+    "extraVolumes": [],
+    "extraVolumeMounts": [],
+}
+
+
+def helm_error(*args: str, values: dict[str, Any]) -> str:
+    command = [str(control_plane_bin_dir() / "helm"), *args, "-f", "-"]
+    result = subprocess.run(
+        command, input=json.dumps(values), capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0, "helm accepted invalid values"
+    return result.stderr
+
+
+def test_values_schema_accepts_upstream_values_files() -> None:
+    helm("lint", "--strict", str(CHART), values=UPSTREAM_VALUES)
+    pod = manager(render(UPSTREAM_VALUES | {"prewarmDevDB": "false"}))
+    [container] = pod["containers"]
+    assert {e["name"]: e.get("value") for e in container["env"]}["PREWARM_DEVDB"] == "false"
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"prewarmDevdb": False}, "additional properties 'prewarmDevdb' not allowed"),
+        ({"prewarmDevDB": "maybe"}, "at '/prewarmDevDB'"),
+        ({"replicaCount": -1}, "at '/replicaCount': minimum"),
+        ({"extraEnvs": [{"value": "x"}]}, "at '/extraEnvs/0': missing property 'name'"),
+        (
+            {"extraVolumeMounts": [{"name": "a", "mountPath": "data"}]},
+            "at '/extraVolumeMounts/0/mountPath'",
+        ),
+        ({"watchNamespaces": ["Team_A"]}, "at '/watchNamespaces/0'"),
+        ({"persistence": {"size": "lots"}}, "at '/persistence/size'"),
+        ({"image": {"pullPolicy": "Sometimes"}}, "at '/image/pullPolicy'"),
+        ({"labelSelector": "team=a"}, "at '/labelSelector'"),
+    ],
+)
+def test_values_schema_names_the_bad_value(values: dict[str, Any], message: str) -> None:
+    assert message in helm_error("template", "x", str(CHART), values=values)
