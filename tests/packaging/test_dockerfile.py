@@ -211,6 +211,8 @@ def run_build_stage(root: Path) -> None:
             *sources, destination = shlex.split(args)
             target = workdir / destination
             for source in sources:
+                # Docker fails a COPY whose source is not in the context.
+                assert any(p == source or p.startswith(f"{source}/") for p in build_context())
                 for path in build_context():
                     if path == source:  # a file, into the destination directory
                         copied = target / Path(path).name
