@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: quickstart test venv services control-plane lint typecheck pytest crds clean conformance bench
+.PHONY: quickstart test venv services control-plane lint typecheck pytest crds docs clean conformance bench
 
 $(BIN)/atlas-operator: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,8 +45,15 @@ pytest: venv services control-plane
 
 test: lint typecheck pytest
 
+# The CRDs (config/crd/ and the chart's copy) and the README's field reference are
+# generated from the resource models; tests fail when they are stale.
 crds: venv
 	$(BIN)/atlas-operator crds --output-dir config/crd
+	{ echo '{{- if .Values.crds.create }}'; $(BIN)/atlas-operator crds; echo '{{- end }}'; } \
+	  > charts/atlas-operator/templates/crds/crd.yaml
+
+docs: crds
+	$(BIN)/python -m atlas_operator.operator.reference README.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -262,20 +262,35 @@ class SkipChanges(Model):
     """Kinds of change left out of the plan."""
 
     add_schema: bool | None = None
+    """Leave out creating schemas."""
     drop_schema: bool | None = None
+    """Leave out dropping schemas."""
     modify_schema: bool | None = None
+    """Leave out altering schemas."""
     add_table: bool | None = None
+    """Leave out creating tables."""
     drop_table: bool | None = None
+    """Leave out dropping tables."""
     modify_table: bool | None = None
+    """Leave out altering tables."""
     add_column: bool | None = None
+    """Leave out creating columns."""
     drop_column: bool | None = None
+    """Leave out dropping columns."""
     modify_column: bool | None = None
+    """Leave out altering columns."""
     add_index: bool | None = None
+    """Leave out creating indexes."""
     drop_index: bool | None = None
+    """Leave out dropping indexes."""
     modify_index: bool | None = None
+    """Leave out altering indexes."""
     add_foreign_key: bool | None = None
+    """Leave out creating foreign keys."""
     drop_foreign_key: bool | None = None
+    """Leave out dropping foreign keys."""
     modify_foreign_key: bool | None = None
+    """Leave out altering foreign keys."""
 
 
 class ConcurrentIndex(Model):
