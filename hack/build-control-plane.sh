@@ -9,6 +9,9 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 HELM_VERSION="v3.18.6"
+# Helm 4 waits for custom resources with kstatus (`install --wait`); the chart is
+# also linted and rendered with Helm 3, which most users still run.
+HELM4_VERSION="v4.3.1"
 K8S_VERSION="$(cd "$here/envtest" && go list -m -f '{{.Version}}' k8s.io/kubernetes)"
 cache_root="${ATLAS_OPERATOR_CACHE:-$HOME/.cache/atlas-operator-py}"
 # The key changes whenever the pinned modules change, so a stale build is never reused.
@@ -38,5 +41,13 @@ if [[ ! -x "$bin/helm" ]]; then
   start=$SECONDS
   GOBIN="$bin" go install -trimpath -ldflags=-s "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
   echo "built helm in $((SECONDS - start))s" >&2
+fi
+if [[ ! -x "$bin/helm4" ]]; then
+  start=$SECONDS
+  tmp="$(mktemp -d)"
+  GOBIN="$tmp" go install -trimpath -ldflags=-s "helm.sh/helm/v4/cmd/helm@$HELM4_VERSION"
+  mv "$tmp/helm" "$bin/helm4"
+  rmdir "$tmp"
+  echo "built helm4 in $((SECONDS - start))s" >&2
 fi
 echo "$bin"

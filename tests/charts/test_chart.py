@@ -242,3 +242,31 @@ def test_values_schema_accepts_upstream_values_files() -> None:
 )
 def test_values_schema_names_the_bad_value(values: dict[str, Any], message: str) -> None:
     assert message in helm_error("template", "x", str(CHART), values=values)
+
+
+def test_pod_monitor_selects_the_operator_pods_metrics_port() -> None:
+    assert not [d for d in render() if d["kind"] == "PodMonitor"]
+    documents = render(
+        {"metrics": {"podMonitor": {"enabled": True, "interval": "15s", "labels": {"p": "x"}}}}
+    )
+    [monitor] = [d for d in documents if d["kind"] == "PodMonitor"]
+    [deployment] = [d for d in documents if d["kind"] == "Deployment"]
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    [endpoint] = monitor["spec"]["podMetricsEndpoints"]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert endpoint["port"] in {p["name"] for p in container["ports"]}
+    assert endpoint["interval"] == "15s"
+    assert monitor["metadata"]["labels"]["p"] == "x"
+    assert monitor["metadata"]["namespace"] == "atlas-operator"
+
+
+def test_watch_namespaces_make_namespaced_roles() -> None:
+    documents = render({"watchNamespaces": ["team-a", "team-b"]})
+    roles = {(d["kind"], d["metadata"].get("namespace")) for d in documents if "Role" in d["kind"]}
+    assert ("Role", "team-a") in roles
+    assert ("RoleBinding", "team-b") in roles
+    assert ("ClusterRole", None) not in roles
+    cluster = {(d["kind"], d["metadata"].get("namespace")) for d in render() if "Role" in d["kind"]}
+    assert ("ClusterRole", None) in cluster
+    assert ("ClusterRoleBinding", None) in cluster

@@ -102,7 +102,7 @@ def test_positions_point_at_each_statement() -> None:
 @pytest.mark.parametrize(
     ("sql", "message"),
     [
-        ("select (1;", "unclosed"),
+        ("select 1;\nselect (1;", r"unclosed '\(' opened at line 2"),
         ("select 1);", "unexpected"),
         ("-- atlas:delimiter //\n", "no input found after delimiter"),
     ],

@@ -35,7 +35,7 @@ from atlas_operator.engine.drivers.base import (
 )
 from atlas_operator.engine.exclude import exclude_realm
 from atlas_operator.engine.model import Realm, Schema
-from atlas_operator.engine.statements import split_statements
+from atlas_operator.engine.statements import SplitError, split_statements
 from atlas_operator.engine.urls import DatabaseURL
 
 TxMode = Literal["file", "all", "none"]
@@ -145,7 +145,10 @@ def normalise_on_dev(
                 f"the dev database {dev_url.redacted()} is not clean: it must be empty before use"
             )
         try:
-            statements = [s.text for s in split_statements(sql, driver.dialect)]
+            try:
+                statements = [s.text for s in split_statements(sql, driver.dialect)]
+            except SplitError as err:
+                raise EngineError(f"{source}: {err}") from None
             if not (driver.batch_scripts and run_as_one_batch(dev, statements)):
                 run_in_dependency_order(dev, statements, source)
             realm = driver.inspect(dev, scope)

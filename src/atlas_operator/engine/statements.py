@@ -97,7 +97,7 @@ class Lexer:
 
     def run(self) -> list[Statement]:
         sql, n = self.sql, len(self.sql)
-        start = i = depth = blocks = 0
+        start = i = depth = blocks = opened_at = 0
         while i < n:
             if self.at_statement_start(start, i) and self.dialect in (
                 Dialect.MYSQL,
@@ -114,6 +114,8 @@ class Lexer:
                 i = skipped
                 continue
             if ch == "(":
+                if depth == 0:
+                    opened_at = i
                 depth += 1
             elif ch == ")":
                 depth -= 1
@@ -132,7 +134,8 @@ class Lexer:
                 continue
             i += 1
         if depth > 0:
-            raise SplitError("unclosed '('")
+            line = sql.count("\n", 0, opened_at) + 1
+            raise SplitError(f"unclosed '(' opened at line {line}")
         self.emit(start, n)
         return self.out
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from atlas_operator.engine.declarative import ApplyPolicy, load_sql_on_dev, schema_apply
+from atlas_operator.engine.drivers.base import EngineError
 from atlas_operator.engine.drivers.sqlite import SQLiteDriver
 from atlas_operator.engine.model import Column, Index, IndexPart
 from atlas_operator.engine.states import default_dev_url
@@ -169,3 +170,13 @@ def test_rebuild_that_breaks_a_foreign_key_rolls_back(tmp_path: Path) -> None:
     fks = conn.execute("SELECT * FROM pragma_foreign_key_list('children')").fetchall()
     assert fks == []
     assert conn.execute("SELECT parent_id FROM children").fetchall() == [(99,)]
+
+
+def test_unsplittable_desired_sql_is_an_engine_error(target: DatabaseURL) -> None:
+    with pytest.raises(EngineError, match=r"schema.sql: unclosed '\(' opened at line 2"):
+        load_sql_on_dev(
+            "create table a (id int);\ncreate table b (id int",
+            default_dev_url(target),
+            SQLiteDriver().scope_of(target),
+            ApplyPolicy(),
+        )
