@@ -135,6 +135,7 @@ def cmd_apply(args: argparse.Namespace) -> None:
     if not (args.dry_run or args.auto_approve) and not sys.stdin.isatty():
         raise ValueError("refusing to apply without a terminal: pass --auto-approve or --dry-run")
     desired = load_state(args.to, dev_url=dev, target=url, policy=policy)
+    warn_unmanaged(desired, bound=url.schema is not None)
     driver = driver_for(url)
     # The lock covers inspect, plan and apply, so two appliers never plan the same change.
     with driver.open(url) as session, driver.lock(session, SCHEMA_APPLY_LOCK):
@@ -150,6 +151,16 @@ def cmd_apply(args: argparse.Namespace) -> None:
     output_plan(args, plan, report, applied=True)
     if report.error:
         raise ValueError(f"executing statement {report.error_stmt!r}: {report.error}")
+
+
+def warn_unmanaged(desired: Realm, bound: bool) -> None:
+    """Objects of the desired state the engine cannot manage yet, on stderr."""
+    for obj in desired.unmanaged:
+        print(
+            f"warning: {obj.describe(qualified=not bound)} is not managed by this engine yet:"
+            " it is not planned",
+            file=sys.stderr,
+        )
 
 
 def confirm(plan: Plan) -> bool:

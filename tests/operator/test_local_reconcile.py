@@ -207,3 +207,18 @@ def test_configmap_key_must_be_sql_or_hcl(tmp_path: Path) -> None:
     condition = ready(result.stdout)
     assert condition["reason"] == "ReadSchema"
     assert 'must be ending with .sql or .hcl, received ".txt"' in condition["message"]
+
+
+def test_objects_the_engine_cannot_manage_are_named_in_the_ready_message(tmp_path: Path) -> None:
+    sql = "create table t (id int);\ncreate view v as select id from t;\n"
+    manifest = write(
+        tmp_path / "schema.yaml",
+        [schema_doc({"url": f"sqlite://{tmp_path / 'x.db'}", "schema": {"sql": sql}})],
+    )
+    result = reconcile(manifest, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    condition = ready(result.stdout)
+    assert condition["reason"] == "Applied"
+    assert condition["message"].endswith(
+        "Warning: not managed by this engine yet, so not applied: view v."
+    )

@@ -152,6 +152,7 @@ def normalise_on_dev(
             if not (driver.batch_scripts and run_as_one_batch(dev, statements)):
                 run_in_dependency_order(dev, statements, source)
             realm = driver.inspect(dev, scope)
+            realm = replace(realm, unmanaged=tuple(driver.unmanaged_objects(dev, scope)))
         finally:
             driver.clean(dev, scope)
     return realm

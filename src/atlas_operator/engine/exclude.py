@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 
-from atlas_operator.engine.model import Realm, Schema, Table
+from atlas_operator.engine.model import Realm, Schema, Table, Unmanaged
 
 SELECTOR = re.compile(r"\[type=([a-z_|]+)\]$")
 
@@ -74,7 +74,27 @@ def exclude_parts(realm: Realm, parts: list[Part]) -> Realm:
             schemas.append(exclude_in_schema(schema, parts[1:]))
         else:
             schemas.append(schema)
-    return replace(realm, schemas=tuple(schemas))
+    unmanaged = tuple(u for u in realm.unmanaged if not unmanaged_excluded(u, parts))
+    return replace(realm, schemas=tuple(schemas), unmanaged=unmanaged)
+
+
+def unmanaged_excluded(obj: Unmanaged, parts: list[Part]) -> bool:
+    """Whether a pattern covers an object the engine does not model: its schema, the
+    object itself (`schema.view`), or a trigger through its table (`s.table.trigger`).
+    Type selectors name the kind with underscores (`materialized_view`) or by its
+    first word (`materialized`)."""
+    kinds = {obj.kind.replace(" ", "_"), obj.kind.split()[0]}
+    if len(parts) == 1:
+        return parts[0].matches(obj.schema, "schema")
+    if not fnmatchcase(obj.schema, parts[0].glob):
+        return False
+    if len(parts) == 2:
+        return any(parts[1].matches(obj.name, kind) for kind in kinds)
+    return (
+        obj.table is not None
+        and parts[1].matches(obj.table, "table")
+        and any(parts[2].matches(obj.name, kind) for kind in kinds)
+    )
 
 
 def exclude_in_schema(schema: Schema, parts: list[Part]) -> Schema:

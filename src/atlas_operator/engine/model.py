@@ -155,9 +155,28 @@ class Schema:
 
 
 @dataclass(frozen=True)
+class Unmanaged:
+    """An object in scope that the engine does not model yet (a view, trigger, function,
+    sequence, type, extension, ...): reported to the user, never planned (DECISIONS §3.5)."""
+
+    kind: str
+    schema: str
+    name: str
+    table: str | None = None
+    """The table a trigger belongs to."""
+
+    def describe(self, qualified: bool) -> str:
+        name = f"{self.schema}.{self.name}" if qualified else self.name
+        return f"{self.kind} {name}" + (f" on {self.table}" if self.table else "")
+
+
+@dataclass(frozen=True)
 class Realm:
     schemas: tuple[Schema, ...] = ()
     attrs: tuple[tuple[str, str], ...] = field(default=())
+    unmanaged: tuple[Unmanaged, ...] = ()
+    """Objects the desired state creates that the engine cannot manage yet. They count
+    in the hash, so adding one is noticed, and are named in the status message."""
 
     def schema(self, name: str) -> Schema | None:
         return find(self.schemas, name)

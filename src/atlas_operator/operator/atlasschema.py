@@ -172,7 +172,9 @@ def apply_desired(
     status.last_applied = int(time.time())
     status.observed_hash = observed_hash
     status.plan_url = status.plan_link = None
-    cond.set_ready(status, generation, ready_message(plan, report.applied, report.pending))
+    message = ready_message(plan, report.applied, report.pending)
+    message += unmanaged_warning(desired, inputs.target.schema is not None)
+    cond.set_ready(status, generation, message)
     outcome.event(NORMAL, cond.REASON_APPLIED, "Applied schema")
     return outcome
 
@@ -195,6 +197,15 @@ def guard_plan(
         fail(outcome, generation, cond.REASON_LINT_POLICY_ERROR, message, EVENT_ERROR)
         return True
     return False
+
+
+def unmanaged_warning(desired: Realm, bound: bool) -> str:
+    """Objects of the desired state the engine cannot manage yet: named, never silently
+    dropped (DECISIONS §3.5)."""
+    if not desired.unmanaged:
+        return ""
+    names = ", ".join(u.describe(qualified=not bound) for u in desired.unmanaged)
+    return f" Warning: not managed by this engine yet, so not applied: {names}."
 
 
 def ready_message(plan: Plan, applied: list[str], pending: list[str]) -> str:

@@ -1038,3 +1038,35 @@ def test_plan_orders_changes_and_comments_drops() -> None:
         'Drop "t" table',
     ]
     assert statements[-1].sql == "DROP TABLE `t`"
+
+
+UNMANAGED = """
+create table t (id int primary key);
+create view v as select id from t;
+create function f() returns int deterministic return 1;
+create procedure p() begin select 1; end;
+create trigger tr before insert on t for each row set new.id = new.id;
+create event ev on schedule every 1 day do delete from t;
+"""
+
+
+def test_objects_the_model_lacks_are_named_and_cleaned_away(
+    pair: tuple[DatabaseURL, DatabaseURL],
+) -> None:
+    target, dev = pair
+    driver = driver_for(target)
+    desired = load_sql_on_dev(UNMANAGED, dev, driver.scope_of(target), ApplyPolicy())
+    assert [(u.kind, u.name, u.table) for u in desired.unmanaged] == [
+        ("event", "ev", None),
+        ("function", "f", None),
+        ("procedure", "p", None),
+        ("trigger", "tr", "t"),
+        ("view", "v", None),
+    ]
+    # The dev database is clean again: the same SQL loads a second time.
+    again = load_sql_on_dev(UNMANAGED + "\n-- again", dev, driver.scope_of(target), ApplyPolicy())
+    assert again.unmanaged == desired.unmanaged
+    excluded = load_sql_on_dev(
+        UNMANAGED, dev, driver.scope_of(target), ApplyPolicy(exclude=("v[type=view]", "f"))
+    )
+    assert [u.name for u in excluded.unmanaged] == ["ev", "p", "tr"]

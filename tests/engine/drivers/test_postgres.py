@@ -846,3 +846,35 @@ def test_schema_changes_are_refused_in_schema_scope() -> None:
 
     with pytest.raises(UnsupportedChangeError, match='bound to schema "public"'):
         DRIVER.plan([AddSchema(Schema("other"))], PUBLIC)
+
+
+UNMANAGED = """
+create type mood as enum ('sad', 'ok');
+create domain positive as int check (value > 0);
+create sequence standalone;
+create table t (id serial primary key, m mood, n positive);
+create view v as select id from t;
+create materialized view mv as select id from t;
+create function touch() returns trigger language plpgsql as $$ begin return new; end $$;
+create trigger tr before insert on t for each row execute function touch();
+"""
+
+
+def test_objects_the_model_lacks_are_named(new_db: Callable[..., DatabaseURL]) -> None:
+    dev = new_db()
+    desired = load_sql_on_dev(UNMANAGED, dev, PUBLIC, ApplyPolicy())
+    # The serial column's own sequence is part of the column, not reported.
+    assert [(u.kind, u.name, u.table) for u in desired.unmanaged] == [
+        ("domain", "positive", None),
+        ("enum", "mood", None),
+        ("function", "touch", None),
+        ("materialized view", "mv", None),
+        ("sequence", "standalone", None),
+        ("trigger", "tr", "t"),
+        ("view", "v", None),
+    ]
+    excluded = load_sql_on_dev(
+        UNMANAGED, dev, PUBLIC, ApplyPolicy(exclude=("t.tr[type=trigger]", "mv[type=materialized]"))
+    )
+    assert "tr" not in [u.name for u in excluded.unmanaged]
+    assert "mv" not in [u.name for u in excluded.unmanaged]

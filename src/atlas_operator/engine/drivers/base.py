@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from atlas_operator.engine.changes import Change
-from atlas_operator.engine.model import Realm
+from atlas_operator.engine.model import Realm, Unmanaged
 from atlas_operator.engine.statements import Dialect
 from atlas_operator.engine.urls import DatabaseURL
 
@@ -167,6 +167,10 @@ class Driver(ABC):
     def is_clean(self, session: Session, scope: Scope) -> bool:
         realm = self.inspect(session, scope)
         return all(not schema.tables for schema in realm.schemas)
+
+    def unmanaged_objects(self, session: Session, scope: Scope) -> list[Unmanaged]:
+        """Objects in scope that `inspect` does not model (so no plan can create them)."""
+        return []
 
     @contextmanager
     def lock(self, session: Session, name: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:

@@ -81,6 +81,7 @@ from atlas_operator.engine.model import (
     Realm,
     Schema,
     Table,
+    Unmanaged,
 )
 from atlas_operator.engine.plan import order_changes
 from atlas_operator.engine.statements import Dialect
@@ -240,6 +241,11 @@ class PostgresDriver(Driver):
     ) -> list[PlannedStatement]:
         planner = Planner(scope, concurrent_index)
         return [s for change in order_changes(changes) for s in planner.change(change)]
+
+    def unmanaged_objects(self, session: Session, scope: Scope) -> list[Unmanaged]:
+        names = [name for name, _ in user_schemas(session) if scope.includes(name)]
+        rows = session.query(UNMANAGED_QUERY, [names] * UNMANAGED_QUERY.count("%s"))
+        return [Unmanaged(kind, schema, name, table) for kind, schema, name, table in rows]
 
     def is_clean(self, session: Session, scope: Scope) -> bool:
         """Nothing droppable in scope: the bound schema, or (realm) only an empty `public`.
@@ -1056,6 +1062,42 @@ DROPPABLE_QUERY = (
     " FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace"
     " WHERE n.nspname = ANY (%s) AND "
     + NOT_EXTENSION_MEMBER.format(catalog="'pg_collation'", oid="co.oid")
+)
+# Objects the model does not cover yet (DECISIONS §3.5): reported, never planned.
+# Sequences owned by a column (serial, identity) and extension members are modelled
+# through their owner or not ours to manage.
+UNMANAGED_QUERY = (
+    "SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'"
+    " WHEN 'f' THEN 'foreign table' ELSE 'sequence' END, n.nspname, c.relname, NULL"
+    " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = ANY (%s) AND c.relkind IN ('v', 'm', 'f', 'S')"
+    " AND NOT EXISTS (SELECT 1 FROM pg_depend d"
+    "   WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid"
+    "   AND d.deptype IN ('e', 'i', 'a'))"
+    " UNION ALL"
+    " SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate'"
+    "   ELSE 'function' END, n.nspname, p.proname, NULL"
+    " FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+    " WHERE n.nspname = ANY (%s) AND "
+    + NOT_EXTENSION_MEMBER.format(catalog="'pg_proc'", oid="p.oid")
+    + " UNION ALL"
+    " SELECT CASE t.typtype WHEN 'd' THEN 'domain' WHEN 'e' THEN 'enum'"
+    "   WHEN 'r' THEN 'range type' ELSE 'type' END, n.nspname, t.typname, NULL"
+    " FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
+    " LEFT JOIN pg_class r ON r.oid = t.typrelid"
+    " WHERE n.nspname = ANY (%s) AND (r.oid IS NULL OR r.relkind = 'c')"
+    " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass"
+    "   AND d.objid = t.oid AND d.deptype IN ('e', 'i'))"
+    " UNION ALL"
+    " SELECT 'trigger', n.nspname, tg.tgname, c.relname"
+    " FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid"
+    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = ANY (%s) AND NOT tg.tgisinternal"
+    " UNION ALL"
+    " SELECT 'extension', n.nspname, e.extname, NULL"
+    " FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+    " WHERE n.nspname = ANY (%s)"
+    " ORDER BY 2, 1, 3"
 )
 # Dependents first; CASCADE and IF EXISTS take care of whatever goes with an earlier drop.
 DROP_ORDER = (

@@ -54,6 +54,7 @@ from atlas_operator.engine.model import (
     Realm,
     Schema,
     Table,
+    Unmanaged,
 )
 from atlas_operator.engine.plan import order_changes
 from atlas_operator.engine.sqltext import (
@@ -162,6 +163,15 @@ class SQLiteDriver(Driver):
             for change in order_changes(changes, split_foreign_keys=False)
             for s in plan_change(change)
         ]
+
+    def unmanaged_objects(self, session: Session, scope: Scope) -> list[Unmanaged]:
+        # Views and triggers: the model covers tables and indexes only (DECISIONS §3.5).
+        rows = session.query(
+            "SELECT type, name, CASE type WHEN 'trigger' THEN tbl_name END FROM sqlite_master"
+            " WHERE type IN ('view', 'trigger') ORDER BY type, name"
+        )
+        schema = scope.bound or "main"
+        return [Unmanaged(kind, schema, name, table) for kind, name, table in rows]
 
     def clean(self, session: Session, scope: Scope) -> None:
         session.execute("PRAGMA foreign_keys = off")
