@@ -1034,6 +1034,15 @@ def index_part(part: IndexPart) -> str:
 # What `clean` drops and `is_clean` counts: relations, routines, types and collations,
 # minus what goes with something else (owned and identity sequences, array and row
 # types) and what extensions own. One query, whatever the number of objects.
+# Types users create (enums, domains, ranges, composites), not those of tables, arrays
+# or extensions.
+USER_TYPES = (
+    " FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
+    " LEFT JOIN pg_class r ON r.oid = t.typrelid"
+    " WHERE n.nspname = ANY (%s) AND (r.oid IS NULL OR r.relkind = 'c')"
+    " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass"
+    "   AND d.objid = t.oid AND d.deptype IN ('e', 'i'))"
+)
 DROPPABLE_QUERY = (
     "SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'"
     " WHEN 'f' THEN 'FOREIGN TABLE' WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END,"
@@ -1051,13 +1060,7 @@ DROPPABLE_QUERY = (
     + NOT_EXTENSION_MEMBER.format(catalog="'pg_proc'", oid="p.oid")
     + " UNION ALL"
     " SELECT CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END,"
-    "   quote_ident(n.nspname) || '.' || quote_ident(t.typname)"
-    " FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
-    " LEFT JOIN pg_class r ON r.oid = t.typrelid"
-    " WHERE n.nspname = ANY (%s) AND (r.oid IS NULL OR r.relkind = 'c')"
-    " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass"
-    "   AND d.objid = t.oid AND d.deptype IN ('e', 'i'))"
-    " UNION ALL"
+    "   quote_ident(n.nspname) || '.' || quote_ident(t.typname)" + USER_TYPES + " UNION ALL"
     " SELECT 'COLLATION', quote_ident(n.nspname) || '.' || quote_ident(co.collname)"
     " FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace"
     " WHERE n.nspname = ANY (%s) AND "
@@ -1083,12 +1086,8 @@ UNMANAGED_QUERY = (
     + " UNION ALL"
     " SELECT CASE t.typtype WHEN 'd' THEN 'domain' WHEN 'e' THEN 'enum'"
     "   WHEN 'r' THEN 'range type' ELSE 'type' END, n.nspname, t.typname, NULL"
-    " FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
-    " LEFT JOIN pg_class r ON r.oid = t.typrelid"
-    " WHERE n.nspname = ANY (%s) AND (r.oid IS NULL OR r.relkind = 'c')"
-    " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass"
-    "   AND d.objid = t.oid AND d.deptype IN ('e', 'i'))"
-    " UNION ALL"
+    + USER_TYPES
+    + " UNION ALL"
     " SELECT 'trigger', n.nspname, tg.tgname, c.relname"
     " FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid"
     " JOIN pg_namespace n ON n.oid = c.relnamespace"
