@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from lightkube.core.exceptions import ApiError
+from lightkube.models.meta_v1 import Status
 
 from atlas_operator.operator import conditions as cond
+from atlas_operator.operator.controller import api_error_message
 from atlas_operator.operator.devdb_spec import (
     UnsupportedDevDBDriverError,
     automatic_dev_db_pod_spec,
@@ -209,3 +212,18 @@ def test_version_notice_and_skip_rules() -> None:
         == "SECURITY ADVISORY\nfix\nA new version of the Atlas Operator is available (v1.2.3): l\ns"
     )
     assert render({"latest": None, "advisory": None}) == ""
+
+
+def test_api_refusals_are_explained_not_unexpected() -> None:
+    forbidden = ApiError(
+        status=Status(
+            code=403,
+            message='deployments.apps "x" is forbidden: User "system:serviceaccount:a:b"'
+            ' cannot get resource "deployments" in API group "apps" in the namespace "n"',
+        )
+    )
+    message = api_error_message(forbidden)
+    assert message.startswith('the Kubernetes API refused the operator: deployments.apps "x"')
+    assert "RBAC" in message
+    conflict = ApiError(status=Status(code=409, message="the object has been modified"))
+    assert api_error_message(conflict) == "Kubernetes API error (409): the object has been modified"

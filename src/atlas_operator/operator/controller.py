@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from lightkube.core.exceptions import ApiError
 from pydantic import ValidationError
 
 from atlas_operator.operator import conditions as cond
@@ -213,6 +214,12 @@ class Controller:
             return bare, fail(Outcome(bare.status), generation, kind.input_reason, f"spec: {err}")
         try:
             return resource, kind.reconcile(resource, ctx)
+        except ApiError as err:
+            # Not a bug of ours: the API server refused a request (often RBAC).
+            message = api_error_message(err)
+            log.warning(message, extra={"kind": kind.name})
+            outcome = Outcome(resource.status.model_copy(deep=True))
+            return resource, fail(outcome, generation, kind.crash_reason, message)
         except Exception as err:
             log.exception("unexpected error in reconcile", extra={"kind": kind.name})
             outcome = Outcome(resource.status.model_copy(deep=True))
@@ -260,3 +267,18 @@ class Controller:
                 "seconds": round(seconds, 3),
             },
         )
+
+
+def api_error_message(err: ApiError) -> str:
+    """The API server's refusal as a status message; a 403 says which permission the
+    operator's ServiceAccount lacks (the server's own text names verb, resource and
+    namespace) and where permissions come from."""
+    code = getattr(err.status, "code", None)
+    text = getattr(err.status, "message", None) or str(err)
+    if code == 403:
+        return (
+            f"the Kubernetes API refused the operator: {text}"
+            " (grant it in the operator's RBAC; the chart's manager role has what the"
+            " operator needs)"
+        )
+    return f"Kubernetes API error ({code}): {text}"
