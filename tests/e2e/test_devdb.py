@@ -8,7 +8,6 @@ connection template points at a real test database on loopback.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from atlas_operator.engine.urls import DatabaseURL
 from tests.e2e.conftest import ISOLATED
 from tests.rig.controlplane import ControlPlane
 from tests.rig.databases import Databases
-from tests.rig.kubelet import FakeKubelet
+from tests.rig.kubelet import FakeKubelet, start_ready_pod
 from tests.rig.operator import Kube, OperatorProcess, condition, resource, secret
 from tests.test_cli_migrate import url_text
 
@@ -49,33 +48,10 @@ def no_prewarm_operator(
 
 def play_kubelet(kube: Kube, deployment: dict[str, Any], dev: DatabaseURL, suffix: str) -> str:
     """Creates the Deployment's pod, Ready on 127.0.0.1, its template aimed at `dev`."""
-    template = deployment["spec"]["template"]
-    annotations = dict(template["metadata"].get("annotations") or {})
+    annotations = deployment["spec"]["template"]["metadata"].get("annotations") or {}
     assert annotations["atlasgo.io/conntmpl"].startswith("postgres://postgres:pass@localhost:5432/")
-    annotations["atlasgo.io/conntmpl"] = url_text(dev).replace("127.0.0.1", "localhost")
     name = f"{deployment['metadata']['name']}-{suffix}"
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": name,
-            "labels": template["metadata"]["labels"],
-            "annotations": annotations,
-        },
-        "spec": template["spec"],
-    }
-    kube.apply(pod)
-    status = {
-        "status": {
-            "phase": "Running",
-            "podIP": "127.0.0.1",
-            "podIPs": [{"ip": "127.0.0.1"}],
-            "conditions": [{"type": "Ready", "status": "True"}],
-        }
-    }
-    kube.kubectl(
-        "patch", "pod", name, "--subresource=status", "--type=merge", "-p", json.dumps(status)
-    )
+    start_ready_pod(kube.plane, kube.namespace, deployment, url_text(dev), name)
     return name
 
 

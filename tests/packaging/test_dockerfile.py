@@ -199,6 +199,7 @@ def python_shim(root: Path) -> Path:
 def run_build_stage(root: Path) -> None:
     """WORKDIR, COPY and RUN of the build stage, executed under `root`."""
     workdir = root
+    context = build_context()
     env = {"PATH": f"{python_shim(root)}:/usr/bin:/bin", "HOME": str(root / "home")}
     env |= {k: relocate(v, root) for k, v in BUILD.env().items()}
     # A local pip cache only makes the test faster; the image keeps none.
@@ -212,8 +213,8 @@ def run_build_stage(root: Path) -> None:
             target = workdir / destination
             for source in sources:
                 # Docker fails a COPY whose source is not in the context.
-                assert any(p == source or p.startswith(f"{source}/") for p in build_context())
-                for path in build_context():
+                assert any(p == source or p.startswith(f"{source}/") for p in context)
+                for path in context:
                     if path == source:  # a file, into the destination directory
                         copied = target / Path(path).name
                     elif path.startswith(f"{source}/"):  # a directory's contents

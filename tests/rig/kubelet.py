@@ -16,6 +16,7 @@ from typing import Any
 
 from tests.rig.controlplane import ControlPlane
 from tests.rig.databases import Databases
+from tests.test_cli_migrate import url_text
 
 DEV_LABEL = "app.kubernetes.io/name=atlas-dev-db"
 ENGINE_KIND = {"postgres": "postgres", "mysql": "mariadb", "mariadb": "mariadb"}
@@ -67,40 +68,52 @@ class FakeKubelet:
                 self.start_pod(namespace, deployment)
 
     def start_pod(self, namespace: str, deployment: dict[str, Any]) -> None:
-        template = deployment["spec"]["template"]
-        labels = template["metadata"]["labels"]
-        annotations = dict(template["metadata"].get("annotations") or {})
-        kind = ENGINE_KIND[labels["atlasgo.io/engine"]]
-        dev = self.dbs.new(kind)
-        text = dev.redacted().replace(":xxxxx@", f":{dev.password}@")
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        dev = self.dbs.new(ENGINE_KIND[labels["atlasgo.io/engine"]])
+        text = url_text(dev)
         if labels["atlasgo.io/engine"] == "mysql":
             text = text.replace("mariadb://", "mysql://", 1)
-        annotations["atlasgo.io/conntmpl"] = text.replace("127.0.0.1", "localhost")
         name = f"{deployment['metadata']['name']}-{uuid.uuid4().hex[:5]}"
-        pod = {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": name, "labels": labels, "annotations": annotations},
-            "spec": template["spec"],
-        }
-        self.plane.kubectl("-n", namespace, "apply", "-f", "-", input=json.dumps(pod))
-        status = {
-            "status": {
-                "phase": "Running",
-                "podIP": "127.0.0.1",
-                "podIPs": [{"ip": "127.0.0.1"}],
-                "conditions": [{"type": "Ready", "status": "True"}],
-            }
-        }
-        self.plane.kubectl(
-            "-n",
-            namespace,
-            "patch",
-            "pod",
-            name,
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            json.dumps(status),
-        )
+        start_ready_pod(self.plane, namespace, deployment, text, name)
         self.pods_created += 1
+
+
+def start_ready_pod(
+    plane: ControlPlane, namespace: str, deployment: dict[str, Any], conn: str, name: str
+) -> None:
+    """Creates the Pod the ReplicaSet would make from `deployment`'s template, with its
+    connection template replaced by `conn` (a loopback database), and marks it Ready on
+    127.0.0.1 as the kubelet would."""
+    template = deployment["spec"]["template"]
+    annotations = dict(template["metadata"].get("annotations") or {})
+    annotations["atlasgo.io/conntmpl"] = conn.replace("127.0.0.1", "localhost")
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "labels": template["metadata"]["labels"],
+            "annotations": annotations,
+        },
+        "spec": template["spec"],
+    }
+    plane.kubectl("-n", namespace, "apply", "-f", "-", input=json.dumps(pod))
+    status = {
+        "status": {
+            "phase": "Running",
+            "podIP": "127.0.0.1",
+            "podIPs": [{"ip": "127.0.0.1"}],
+            "conditions": [{"type": "Ready", "status": "True"}],
+        }
+    }
+    plane.kubectl(
+        "-n",
+        namespace,
+        "patch",
+        "pod",
+        name,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps(status),
+    )

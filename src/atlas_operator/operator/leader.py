@@ -101,14 +101,7 @@ class LeaderElector:
                 "leaseTransitions": 0,
             },
         }
-        try:
-            self.api.create_lease(body)
-        except ApiError as err:
-            if err.status.code == 409:
-                return False
-            raise
-        self.last_renewed = self.clock()
-        return True
+        return self.write(lambda: self.api.create_lease(body))
 
     def update(self, lease: dict[str, Any], spec: dict[str, Any], holder: str) -> bool:
         stamp = micro_time()
@@ -121,8 +114,12 @@ class LeaderElector:
             renewTime=stamp,
         )
         lease["spec"] = spec
+        return self.write(lambda: self.api.replace_lease(lease))
+
+    def write(self, request: Callable[[], None]) -> bool:
+        """Sends a Lease write; False when another candidate wrote first (409)."""
         try:
-            self.api.replace_lease(lease)
+            request()
         except ApiError as err:
             if err.status.code == 409:
                 return False
