@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from atlas_operator import __version__
@@ -47,3 +48,22 @@ def test_unknown_verb_fails_with_usage() -> None:
     result = atlas_operator("frobnicate")
     assert result.returncode != 0
     assert "invalid choice" in result.stderr
+
+
+def test_an_input_error_is_one_line_and_a_bug_is_labelled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from atlas_operator import cli
+
+    (tmp_path / "m.yaml").write_text("a: [b\n")
+    assert cli.main(["reconcile", "-f", str(tmp_path / "m.yaml")]) == 1
+    assert capsys.readouterr().err.count("\n") == 1
+
+    def broken(args: object) -> None:
+        raise TypeError("a bug")
+
+    monkeypatch.setattr(cli, "cmd_version", broken)
+    assert cli.main(["version"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("atlas-operator: internal error (a bug; please report it")
+    assert "Traceback" in err

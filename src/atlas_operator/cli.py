@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -66,19 +67,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     run: Callable[[argparse.Namespace], None] = args.run
     try:
         run(args)
-    except (CommandError, ValueError, OSError) as err:
-        print(f"atlas-operator: {err}", file=sys.stderr)
-        return 1
-    except Exception as err:
-        from atlas_operator.engine.drivers.base import EngineError
-
-        if not isinstance(err, EngineError):
-            raise
-        print(f"atlas-operator: {err}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as err:
+        if not is_input_error(err):
+            report_internal_error(err)
+            return 2
+        print(f"atlas-operator: {one_line(str(err))}", file=sys.stderr)
+        return 1
     return 0
+
+
+def is_input_error(err: Exception) -> bool:
+    """Errors that are the input's (or the database's) fault, reported as one line. Every
+    module raises one of these for bad input; anything else is a bug in this program."""
+    from atlas_operator.engine.drivers.base import EngineError
+    from atlas_operator.operator.inputs import InputError
+
+    return isinstance(err, CommandError | ValueError | OSError | EngineError | InputError)
+
+
+def one_line(text: str) -> str:
+    """A message on one line: database errors and others may span several."""
+    return " ".join(line.strip() for line in text.splitlines() if line.strip()) or "failed"
+
+
+def report_internal_error(err: Exception) -> None:
+    """A bug, not bad input: say so on the first line, then give the traceback to report."""
+    print(
+        f"atlas-operator: internal error (a bug; please report it with the traceback below): "
+        f"{type(err).__name__}: {one_line(str(err))}",
+        file=sys.stderr,
+    )
+    traceback.print_exception(err, file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -8,17 +8,24 @@ resource's resulting status as YAML.
 from __future__ import annotations
 
 import argparse
-import base64
 import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from atlas_operator.operator.atlasmigration import reconcile_migration
 from atlas_operator.operator.atlasschema import reconcile_schema
 from atlas_operator.operator.context import ReconcileContext
 from atlas_operator.operator.dirstate import DirStateStore, FileDirState, MemoryDirState
+from atlas_operator.operator.manifests import (
+    MAX_MANIFEST_BYTES,
+    Manifest,
+    ManifestError,
+    load_manifests,
+    secret_data,
+)
 from atlas_operator.operator.outcome import Outcome, schedule
 from atlas_operator.operator.resources import API_VERSION, AtlasMigration, AtlasSchema
 
@@ -28,17 +35,17 @@ MAX_IMMEDIATE_PASSES = 5
 class FileObjects:
     """Secrets and ConfigMaps read from manifest files (an `ObjectSource`)."""
 
-    def __init__(self, documents: list[dict[str, Any]]) -> None:
+    def __init__(self, manifests: list[Manifest]) -> None:
         self.secrets: dict[tuple[str, str], dict[str, str]] = {}
         self.configmaps: dict[tuple[str, str], dict[str, str]] = {}
-        for doc in documents:
-            key = (namespace_of(doc), doc.get("metadata", {}).get("name", ""))
-            if doc.get("kind") == "Secret":
-                data = {k: base64.b64decode(v).decode() for k, v in (doc.get("data") or {}).items()}
-                data.update(doc.get("stringData") or {})
-                self.secrets[key] = data
-            elif doc.get("kind") == "ConfigMap":
-                self.configmaps[key] = dict(doc.get("data") or {})
+        for manifest in manifests:
+            if manifest.body.get("apiVersion") != "v1":
+                continue
+            key = (manifest.namespace, manifest.name)
+            if manifest.kind == "Secret":
+                self.secrets[key] = secret_data(manifest)
+            elif manifest.kind == "ConfigMap":
+                self.configmaps[key] = dict(manifest.body.get("data") or {})
 
     def secret_data(self, namespace: str, name: str) -> dict[str, str] | None:
         return self.secrets.get((namespace, name))
@@ -47,32 +54,42 @@ class FileObjects:
         return self.configmaps.get((namespace, name))
 
 
-def namespace_of(doc: dict[str, Any]) -> str:
-    return str(doc.get("metadata", {}).get("namespace") or "default")
+def read_manifest_file(path: str) -> bytes:
+    """The bytes of one `-f` argument (`-` is stdin), refused early when over the limit."""
+    if path == "-":
+        data = sys.stdin.buffer.read(MAX_MANIFEST_BYTES + 1)
+    else:
+        try:
+            with Path(path).open("rb") as file:
+                data = file.read(MAX_MANIFEST_BYTES + 1)
+        except OSError as err:
+            raise ManifestError(f"{path}: cannot read: {err.strerror or err}") from None
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ManifestError(
+            f"{path}: over the limit of {MAX_MANIFEST_BYTES} bytes per manifest file"
+        )
+    return data
 
 
-def load_documents(paths: list[str]) -> list[dict[str, Any]]:
-    documents: list[dict[str, Any]] = []
+def load_documents(paths: list[str]) -> list[Manifest]:
+    manifests: list[Manifest] = []
     for path in paths:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text()
-        documents.extend(d for d in yaml.safe_load_all(text) if isinstance(d, dict))
-    return documents
+        manifests.extend(load_manifests(read_manifest_file(path), "stdin" if path == "-" else path))
+    return manifests
 
 
 def cmd_reconcile(args: argparse.Namespace) -> None:
-    documents = load_documents(args.file)
-    resources = [d for d in documents if d.get("apiVersion") == API_VERSION]
+    manifests = load_documents(args.file)
+    resources = [parse_resource(m) for m in manifests if m.body.get("apiVersion") == API_VERSION]
     if not resources:
         raise ValueError("no AtlasSchema or AtlasMigration resources in the given files")
     states: DirStateStore = (
         FileDirState(Path(args.state_dir)) if args.state_dir else MemoryDirState()
     )
-    ctx = ReconcileContext(source=FileObjects(documents), states=states, allow_custom_config=False)
+    ctx = ReconcileContext(source=FileObjects(manifests), states=states, allow_custom_config=False)
     failed = False
     outputs = []
-    for doc in resources:
-        doc.setdefault("metadata", {}).setdefault("namespace", "default")
-        resource = parse_resource(doc)
+    for resource in resources:
         outcome = reconcile_until_settled(resource, ctx)
         failed |= not outcome.ready
         outputs.append(
@@ -88,13 +105,31 @@ def cmd_reconcile(args: argparse.Namespace) -> None:
         raise ValueError("some resources are not Ready (see their status above)")
 
 
-def parse_resource(doc: dict[str, Any]) -> AtlasSchema | AtlasMigration:
-    kind = doc.get("kind")
-    if kind == "AtlasSchema":
-        return AtlasSchema.model_validate(doc)
-    if kind == "AtlasMigration":
-        return AtlasMigration.model_validate(doc)
-    raise ValueError(f"{kind}: not a kind this operator reconciles")
+def parse_resource(manifest: Manifest) -> AtlasSchema | AtlasMigration:
+    """The resource model of a document, or a `ManifestError` naming the first bad field."""
+    body = dict(manifest.body)
+    body["metadata"] = {"namespace": "default", **body["metadata"]}
+    model: type[AtlasSchema | AtlasMigration]
+    if manifest.kind == "AtlasSchema":
+        model = AtlasSchema
+    elif manifest.kind == "AtlasMigration":
+        model = AtlasMigration
+    else:
+        raise ManifestError(f"{manifest.where()}: not a kind this operator reconciles")
+    try:
+        return model.model_validate(body)
+    except ValidationError as err:
+        raise ManifestError(f"{manifest.where()}: {validation_problem(err)}") from None
+
+
+def validation_problem(err: ValidationError) -> str:
+    """The first problem pydantic found, as `field.path: message` on one line; the input
+    value is left out (it may be a credential)."""
+    first = err.errors(include_url=False, include_input=False)[0]
+    field = ".".join(str(part) for part in first["loc"])
+    more = err.error_count() - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{field or 'the object'}: {' '.join(first['msg'].split())}{suffix}"
 
 
 def reconcile_until_settled(

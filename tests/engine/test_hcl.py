@@ -98,6 +98,23 @@ def test_hcl_evaluates_columns_keys_and_references() -> None:
             "the type attribute is required",
         ),
         ('view "v" {\n  as = "select 1"\n}\n', "view are not supported yet"),
+        (
+            'schema "s" {}\ntable "users" {\n  schema = schema.s\n  column "id" {\n'
+            '    type = int\n    null = "yes"\n  }\n}\n',
+            'schema.hcl: table "users": column "id": attribute "null" must be a bool, '
+            'got string "yes"',
+        ),
+        (
+            'schema "s" {}\ntable "t" {\n  schema = schema.s\n  column "a" {\n'
+            '    type = int\n    unique = "x"\n  }\n}\n',
+            'column "a": unknown attribute "unique"',
+        ),
+        (
+            'schema "s" {}\ntable "t" {\n  schema = schema.s\n}\n'
+            'table "t" {\n  schema = schema.s\n}\n',
+            'table "t": defined twice in schema "s"',
+        ),
+        ('schema "s" {\n  comment = "a"\n  comment = "b"\n}\n', 'attribute "comment" is defined'),
         ("table {", "schema.hcl:"),
     ],
 )

@@ -148,3 +148,16 @@ def test_leading_comments_are_attached_not_part_of_the_text(
 def test_statement_directives(comment: str, args: list[str]) -> None:
     statement = split_statements(comment + "drop table t;", Dialect.POSTGRES)[-1]
     assert statement.directives("nolint") == args
+
+
+@pytest.mark.parametrize("dialect", [PG, MY, LITE])
+def test_non_ascii_first_letter_of_an_identifier(dialect: Dialect) -> None:
+    assert texts("CREATE TABLE ñandú (id int); SELECT 1;", dialect) == [
+        "CREATE TABLE ñandú (id int);",
+        "SELECT 1;",
+    ]
+
+
+def test_hash_is_a_comment_on_mysql_only() -> None:
+    assert texts("SELECT 1;\n# DROP TABLE t;", MY) == ["SELECT 1;"]
+    assert texts("SELECT 1;\n# DROP TABLE t;", LITE) == ["SELECT 1;", "# DROP TABLE t;"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import ssl
 from collections.abc import Callable
@@ -686,3 +687,34 @@ def test_sqlite_foreign_key_param_is_available() -> None:
 def test_sqlite_target_is_for_sqlite(text: str) -> None:
     with pytest.raises(URLError, match="needs a sqlite URL"):
         parse_url(text).sqlite_target()
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("postgres://u:p@h/app%00?sslmode=disable", "the database name contains a control"),
+        ("postgres://u:p@h/app\x85x", "the database name contains a control character (U+0085)"),
+        ("mysql://u%7f:p@h/app", "the user name contains a control character (U+007F)"),
+        ("sqlite://a%01.db", "the database file name contains a control character (U+0001)"),
+        ("postgres://u:p@h/app?application_name=a%0d", 'query parameter "application_name"'),
+    ],
+)
+def test_control_characters_in_any_part_are_refused(url: str, problem: str) -> None:
+    with pytest.raises(URLError, match=re.escape(problem)):
+        parse_url(url)
+
+
+def test_control_character_in_the_password_is_refused_without_showing_it() -> None:
+    with pytest.raises(URLError, match=r"the password contains a control character$") as raised:
+        parse_url("postgres://u:hunter2%00@h/app")
+    assert "hunter2" not in str(raised.value)
+
+
+def test_mysql_charset_and_collation_are_checked() -> None:
+    with pytest.raises(URLError, match='unknown charset "bogus"'):
+        parse_url("mysql://u:p@h/app?charset=bogus")
+    assert parse_url("mysql://u:p@h/app?charset=bogus,UTF8MB4").pymysql_kwargs()["charset"] == (
+        "utf8mb4"
+    )
+    with pytest.raises(URLError, match='invalid collation "utf8mb4_bin;x"'):
+        parse_url("mysql://u:p@h/app?collation=utf8mb4_bin;x")

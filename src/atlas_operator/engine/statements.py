@@ -47,7 +47,10 @@ class Statement:
         return found
 
 
-COMMENT_ONLY = re.compile(r"(--|#)[^\n]*|/\*.*")
+# `#` starts a comment on MySQL only: SQLite and PostgreSQL reject it, so a `#` line
+# there must reach the database (and fail) rather than be dropped as a comment.
+COMMENT_ONLY = re.compile(r"--[^\n]*|/\*.*")
+MYSQL_COMMENT_ONLY = re.compile(r"(--|#)[^\n]*|/\*.*")
 DIRECTIVE = re.compile(r"([ -~]*)atlas:(\w+)(?: +(.+))*")
 
 
@@ -63,7 +66,8 @@ def directive_args(text: str, name: str, prefixes: tuple[str, ...] = ()) -> list
 
 
 DOLLAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
-WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+# Unicode letters start words too (`CREATE TABLE ñandú`): unquoted identifiers may hold them.
+WORD = re.compile(r"[^\W\d][\w$]*")
 # BEGIN that opens a block, not a transaction.
 TRANSACTION_BEGIN = re.compile(
     r"BEGIN\s*(;|$|TRANSACTION\b|WORK\b|DEFERRED\b|IMMEDIATE\b|EXCLUSIVE\b|ISOLATION\b)",
@@ -123,7 +127,9 @@ class Lexer:
                     raise SplitError(f"unexpected ')' at line {sql.count(chr(10), 0, i) + 1}")
             elif ch.isalpha() and (i == 0 or not (sql[i - 1].isalnum() or sql[i - 1] in "_$")):
                 word = WORD.match(sql, i)
-                assert word is not None
+                if word is None:  # a letter `\w` does not cover (e.g. a combining mark)
+                    i += 1
+                    continue
                 blocks = self.track_block(word.group(0).upper(), i, blocks)
                 i = word.end()
                 continue
@@ -191,7 +197,8 @@ class Lexer:
         text = self.sql[start:end].strip()
         # A comment that ends the input without a newline would be a statement of its
         # own in Atlas; it runs as nothing (or fails on MySQL), so it is dropped here.
-        if text and text != ";" and not COMMENT_ONLY.fullmatch(text):
+        comment_only = MYSQL_COMMENT_ONLY if self.dialect == Dialect.MYSQL else COMMENT_ONLY
+        if text and text != ";" and not comment_only.fullmatch(text):
             self.out.append(Statement(text, position=self.offset + start, comments=comments))
 
     def leading_comments(self, start: int, end: int) -> tuple[int, tuple[str, ...]]:

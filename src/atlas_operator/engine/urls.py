@@ -162,7 +162,10 @@ _SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 _SECRET_PARAM_TEXT: Final = re.compile(
     r"([?&](?:" + "|".join(sorted(SECRET_PARAMS)) + r")=)[^&#]*", re.IGNORECASE
 )
-_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+# C0 controls, DEL and C1 controls: never part of a usable name, and a NUL would cut a
+# C string short (libpq would then connect to the default database).
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_COLLATION: Final = re.compile(r"[A-Za-z0-9_]+")
 _GO_DURATION_PART: Final = re.compile(r"([0-9]*\.?[0-9]+)(ns|us|µs|ms|s|m|h)")
 _GO_DURATION_UNITS: Final[Mapping[str, float]] = {
     "ns": 1e-9,
@@ -333,9 +336,7 @@ def parse_url(text: str) -> DatabaseURL:
     text = text.strip()
     if not text:
         raise URLError("empty database URL")
-    shown = redact_text(text)
-    if _CONTROL.search(text):
-        raise _fail(shown, "the URL contains a control character")
+    shown = _printable(redact_text(text))
     scheme = _scheme_of(text, shown)
     driver, flavor = SUPPORTED_SCHEMES[scheme]
     if driver == "sqlite":
@@ -359,6 +360,34 @@ def redact_text(text: str) -> str:
         if colon:
             body = f"{user}:{REDACTED}{body[at:]}"
     return _SECRET_PARAM_TEXT.sub(lambda m: m.group(1) + REDACTED, prefix + body)
+
+
+def _printable(text: str) -> str:
+    """`text` with control characters written as `\\xNN`, so a message stays one line."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
+
+
+def _refuse_controls(
+    shown: str,
+    parts: Mapping[str, str | None],
+    params: Mapping[str, str],
+    password: str | None = None,
+) -> None:
+    """Refuses control characters in any decoded part (`%00` included). The message names
+    the part and the character, but says nothing more about a secret's value."""
+    if password is not None and _CONTROL.search(password):
+        raise _fail(shown, "the password contains a control character")
+    named: dict[str, str | None] = dict(parts)
+    for key, value in params.items():
+        named[f'the query parameter name "{_printable(key)}"'] = key
+        if key.lower() in SECRET_PARAMS and _CONTROL.search(value):
+            raise _fail(shown, f'the value of query parameter "{key}" contains a control character')
+        named[f'the value of query parameter "{_printable(key)}"'] = value
+    for part, text in named.items():
+        found = _CONTROL.search(text or "")
+        if found:
+            code = f"U+{ord(found.group(0)):04X}"
+            raise _fail(shown, f"{part} contains a control character ({code})")
 
 
 def _fail(shown: str, problem: str) -> URLError:
@@ -408,6 +437,7 @@ def _parse_sqlite(text: str, scheme: str, shown: str) -> DatabaseURL:
     if "@" in first_segment:
         raise _fail(shown, "SQLite URLs take no user or password")
     params = _parse_query(query)
+    _refuse_controls(shown, {"the database file name": unquote(path)}, params)
     return DatabaseURL(
         scheme=scheme,
         driver="sqlite",
@@ -436,6 +466,8 @@ def _parse_server(text: str, scheme: str, driver: str, flavor: str, shown: str) 
         raise _fail(shown, f"missing host: expected {scheme}://user:pass@host:port/…")
     user, password = _split_userinfo(userinfo) if at else (None, None)
     path = unquote(parts["path"][1:])
+    named = {"the user name": user, "the host": host, "the database name": path}
+    _refuse_controls(shown, named, params, password)
     if driver == "postgres":
         database, schema = path or None, _postgres_schema(params, shown)
         _check_sslmode(params, shown)
@@ -487,7 +519,7 @@ def _parse_port(text: str, shown: str) -> int | None:
         return None
     if re.fullmatch(r"[0-9]{1,5}", text) and 0 < int(text) <= 65535:
         return int(text)
-    raise _fail(shown, f'invalid port "{text}": expected a number from 1 to 65535')
+    raise _fail(shown, f'invalid port "{_printable(text)}": expected a number from 1 to 65535')
 
 
 def _parse_query(query: str) -> dict[str, str]:
@@ -564,14 +596,33 @@ def _mysql_options(params: Mapping[str, str], shown: str) -> dict[str, object]:
     if "tls" in params:
         options.update(_mysql_tls(params["tls"], shown))
     if params.get("charset"):
-        options["charset"] = params["charset"].split(",", 1)[0]
+        options["charset"] = _mysql_charset(params["charset"], shown)
     if params.get("collation"):
-        options["collation"] = params["collation"]
+        options["collation"] = _mysql_collation(params["collation"], shown)
     # `timeout` (the connect timeout) is left out: callers pass their own `connect_timeout`.
     for param, kwarg in (("readTimeout", "read_timeout"), ("writeTimeout", "write_timeout")):
         if param in params:
             options[kwarg] = _go_duration(param, params[param], shown)
     return options
+
+
+def _mysql_charset(value: str, shown: str) -> str:
+    """The first charset of go-sql-driver's comma-separated list that the client knows
+    (the driver falls back along the list the same way)."""
+    from pymysql.charset import charset_by_name
+
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    for name in names:
+        if charset_by_name(name.lower()) is not None:
+            return name.lower()
+    raise _fail(shown, f'unknown charset "{_printable(value)}": expected e.g. utf8mb4')
+
+
+def _mysql_collation(value: str, shown: str) -> str:
+    """A collation name; it ends up in `SET NAMES … COLLATE <name>`, so only a plain word."""
+    if not _COLLATION.fullmatch(value):
+        raise _fail(shown, f'invalid collation "{_printable(value)}": expected e.g. utf8mb4_bin')
+    return value
 
 
 def _mysql_tls(value: str, shown: str) -> dict[str, object]:

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 
 from atlas_operator.engine.drivers.base import EngineError
+from atlas_operator.engine.migrate.dir import MigrateError, check_versions
 from atlas_operator.engine.migrate.dir import MigrationDir as Directory
 from atlas_operator.engine.migrate.down import migrate_down
 from atlas_operator.engine.migrate.executor import (
@@ -78,10 +79,20 @@ def directory_of(resource: AtlasMigration, source: ObjectSource) -> Directory:
             raise InputError(
                 f"spec.dir.configMapRef: configmap {namespace}/{src.config_map_ref.name} not found"
             )
-        return Directory.from_mapping(data)
+        return checked_directory(Directory.from_mapping(data), "spec.dir.configMapRef")
     if src.local is not None:
-        return Directory.from_mapping(src.local)
+        return checked_directory(Directory.from_mapping(src.local), "spec.dir.local")
     raise InputError("spec.dir: no directory specified")
+
+
+def checked_directory(directory: Directory, field: str) -> Directory:
+    """Refuses duplicate versions while reading the inputs, before the directory's hash
+    (which `migrate hash` would refuse for the same reason) is computed."""
+    try:
+        check_versions(directory.files)
+    except MigrateError as err:
+        raise InputError(f"{field}: {err}") from None
+    return directory
 
 
 def down_allowed(resource: AtlasMigration) -> bool:

@@ -36,6 +36,39 @@ NON_FAILURE_REASONS = frozenset(
     {REASON_RECONCILING, REASON_GETTING_DEV_DB, REASON_APPROVAL_PENDING}
 )
 
+# The API's limits: metav1.Condition.message is at most 32768 characters (a longer one
+# makes the API server refuse the whole status write), an Event's message 1024 bytes.
+CONDITION_MESSAGE_LIMIT = 32768
+EVENT_MESSAGE_LIMIT = 1024
+TRUNCATED = "… (truncated)"
+
+
+# The cut goes back to a space when one is this close: a word cut in half could be the
+# start of a secret that the redaction applied later no longer recognises.
+WORD_BOUNDARY_WINDOW = 200
+
+
+def truncate(message: str, limit: int = CONDITION_MESSAGE_LIMIT) -> str:
+    """`message` cut to at most `limit` characters, ending with a visible marker if cut."""
+    if len(message) <= limit:
+        return message
+    return cut_at_word(message[: limit - len(TRUNCATED)]) + TRUNCATED
+
+
+def truncate_bytes(message: str, limit: int = EVENT_MESSAGE_LIMIT) -> str:
+    """`message` cut to at most `limit` UTF-8 bytes (never inside a character), with the
+    marker if cut."""
+    encoded = message.encode()
+    if len(encoded) <= limit:
+        return message
+    room = limit - len(TRUNCATED.encode())
+    return cut_at_word(encoded[:room].decode(errors="ignore")) + TRUNCATED
+
+
+def cut_at_word(text: str) -> str:
+    space = max(text.rfind(" "), text.rfind("\n"))
+    return text[: space + 1] if space >= len(text) - WORD_BOUNDARY_WINDOW else text
+
 
 class HasConditions(Protocol):
     observed_generation: int | None
@@ -59,7 +92,7 @@ def set_condition(
         type=type_,
         status=new_status,
         reason=reason,
-        message=message,
+        message=truncate(message),
         observed_generation=generation,
         last_transition_time=now_rfc3339()
         if moved or previous is None

@@ -229,9 +229,11 @@ class Controller:
     @staticmethod
     def scrub(outcome: Outcome[Any], secret_values: set[str]) -> None:
         for condition in outcome.status.conditions or []:
-            condition.message = scrub(condition.message, secret_values)
+            # Redaction may lengthen a message ("xxxxx" for a shorter secret): cut again.
+            condition.message = cond.truncate(scrub(condition.message, secret_values))
         outcome.events = [
-            type(e)(e.type, e.reason, scrub(e.message, secret_values)) for e in outcome.events
+            type(e)(e.type, e.reason, cond.truncate_bytes(scrub(e.message, secret_values)))
+            for e in outcome.events
         ]
 
     def record_events(
@@ -243,7 +245,7 @@ class Controller:
                     body,
                     event.type,
                     event.reason,
-                    scrub(event.message, secret_values),
+                    cond.truncate_bytes(scrub(event.message, secret_values)),
                     kind.component,
                 )
             except Exception as err:  # an event is worth a log line, never a failed pass

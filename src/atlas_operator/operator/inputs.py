@@ -48,7 +48,7 @@ def secret_value(source: ObjectSource, namespace: str, ref: SecretKeySelector, f
         raise InputError(f"{field}: secret {namespace}/{ref.name} not found")
     if ref.key not in data:
         raise InputError(f'{field}: secret {namespace}/{ref.name} does not contain key "{ref.key}"')
-    return data[ref.key]
+    return string_value(data[ref.key], f'{field}: secret {namespace}/{ref.name} key "{ref.key}"')
 
 
 def configmap_value(
@@ -61,7 +61,15 @@ def configmap_value(
         raise InputError(
             f'{field}: configmaps {namespace}/{ref.name} does not contain key "{ref.key}"'
         )
-    return data[ref.key]
+    return string_value(data[ref.key], f'{field}: configmap {namespace}/{ref.name} key "{ref.key}"')
+
+
+def string_value(value: object, where: str) -> str:
+    """Object data are strings on the API server; a file in local mode may hold anything,
+    and the value itself is not shown (it may be a credential)."""
+    if not isinstance(value, str):
+        raise InputError(f"{where}: the value must be a string, got {type(value).__name__}")
+    return value
 
 
 def from_secret(

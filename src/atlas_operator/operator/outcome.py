@@ -61,7 +61,7 @@ class Outcome(Generic[StatusT]):
         return condition.message if condition is not None else ""
 
     def event(self, type_: str, reason: str, message: str) -> None:
-        self.events.append(Event(type_, reason, message))
+        self.events.append(Event(type_, reason, cond.truncate_bytes(message)))
 
 
 def schedule(outcome: Outcome[StatusT], backoff_limit: int) -> Outcome[StatusT]:

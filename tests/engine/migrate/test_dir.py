@@ -172,3 +172,27 @@ def test_file_directives(content: str, txmode: str | None, checkpoint: bool) -> 
 def test_bad_txmode_directives(content: str, message: str) -> None:
     with pytest.raises(MigrateError, match=message):
         MigrationFile("1.sql", content.encode()).tx_mode()
+
+
+def test_duplicate_versions_are_refused_by_validate_and_on_read(tmp_path: Path) -> None:
+    files = {"1_a.sql": "SELECT 1;", "1_b.sql": "SELECT 2;"}
+    summed = MigrationDir.from_mapping(files).computed_sum().marshal()
+    message = 'duplicate migration version "1": 1_a.sql and 1_b.sql'
+    with pytest.raises(MigrateError, match=message):
+        MigrationDir.from_mapping({**files, "atlas.sum": summed}).validate()
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(MigrateError, match=message):
+        MigrationDir.from_path(tmp_path)
+
+
+def test_a_dangling_symlink_is_an_error_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "1.sql").symlink_to(tmp_path / "gone.sql")
+    with pytest.raises(MigrateError, match=r"1\.sql: cannot read: a dangling symbolic link"):
+        MigrationDir.from_path(tmp_path)
+
+
+def test_a_directory_named_like_a_migration_file_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "1.sql").mkdir()
+    with pytest.raises(MigrateError, match=r"1\.sql: is a directory, not a migration file"):
+        MigrationDir.from_path(tmp_path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -178,12 +179,20 @@ class MigrationDir:
     def from_path(cls, path: Path) -> MigrationDir:
         if not path.is_dir():
             raise MigrateError(f"migration directory {str(path)!r} does not exist")
+        try:
+            entries = sorted(path.iterdir())
+        except OSError as err:
+            raise MigrateError(f"migration directory {str(path)!r}: {err.strerror}") from None
         contents: dict[str, str | bytes] = {
-            entry.name: entry.read_bytes()
-            for entry in path.iterdir()
-            if entry.is_file() and (entry.name.endswith(".sql") or entry.name == SUM_FILE)
+            entry.name: read_entry(entry)
+            for entry in entries
+            if entry.name.endswith(".sql") or entry.name == SUM_FILE
         }
-        return cls.from_mapping(contents)
+        directory = cls.from_mapping(contents)
+        # Every command reading a directory from disk (`migrate hash` included, which
+        # does not validate) refuses what `migrate apply` cannot run.
+        check_versions(directory.files)
+        return directory
 
     def computed_sum(self) -> HashFile:
         return self.hashes
@@ -194,7 +203,9 @@ class MigrationDir:
         return hash_files(self.files)
 
     def validate(self) -> HashFile:
-        """The directory's hashes, after checking `atlas.sum` as `atlas migrate validate` does."""
+        """The directory's hashes, after checking `atlas.sum` as `atlas migrate validate` does
+        and that no two files share a version (every verb that reads a directory calls it)."""
+        check_versions(self.files)
         computed = self.computed_sum()
         if self.sum_content is None:
             if self.files:
@@ -207,6 +218,39 @@ class MigrationDir:
         if stored.total != computed.total:
             raise mismatch(stored, computed)
         return computed
+
+
+def read_entry(entry: Path) -> bytes:
+    """A migration file's bytes; anything that is not a readable regular file is an error,
+    never skipped: a dangling symlink would otherwise drop a migration silently, and a
+    FIFO would block the read forever."""
+    try:
+        mode = entry.stat().st_mode  # follows symlinks
+    except FileNotFoundError:
+        raise MigrateError(f"{entry}: cannot read: a dangling symbolic link") from None
+    except OSError as err:
+        raise MigrateError(f"{entry}: cannot read: {err.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise MigrateError(f"{entry}: is a directory, not a migration file")
+    if not stat.S_ISREG(mode):
+        raise MigrateError(f"{entry}: not a regular file")
+    try:
+        return entry.read_bytes()
+    except OSError as err:
+        raise MigrateError(f"{entry}: cannot read: {err.strerror}") from None
+
+
+def check_versions(files: tuple[MigrationFile, ...]) -> None:
+    """Two files with one version would share one revision row: the second would be
+    reported as an edit of the first. Refused up front, naming both files."""
+    seen: dict[str, str] = {}
+    for f in files:
+        first = seen.setdefault(f.version, f.name)
+        if first != f.name:
+            raise MigrateError(
+                f'duplicate migration version "{f.version}": {first} and {f.name}; '
+                "give every file its own version"
+            )
 
 
 def mismatch(stored: HashFile, computed: HashFile) -> ChecksumError:
