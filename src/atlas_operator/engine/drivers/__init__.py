@@ -1,4 +1,4 @@
-"""One module per database family behind the `Driver` interface of `base`."""
+"""One package per database family behind the `Driver` interface of `base`."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from atlas_operator.engine.changes import Change
 from atlas_operator.engine.model import Realm, Unmanaged
@@ -80,6 +80,28 @@ class PlannedStatement:
     comment: str = ""
     transactional: bool = True
     """False for statements that cannot run inside a transaction (CREATE INDEX CONCURRENTLY)."""
+
+
+@dataclass(frozen=True)
+class StatementTraits:
+    """How a migration statement behaves around transactions, as its driver sees it.
+
+    The executor uses these to make every statement run exactly once across crashes:
+    a `transactional` statement runs in one transaction with its progress record; any
+    other one gets an intent record first, and a rerun asks the database whether it ran
+    (`Driver.interrupted_outcome`) unless it is `repeatable`."""
+
+    transactional: bool = True
+    """It can run inside a transaction and is undone with it (no implicit commit)."""
+    repeatable: bool = False
+    """Running it again after it ran leaves the same state (IF NOT EXISTS, VACUUM, SET…)."""
+    control: str | None = None
+    """The file's own transaction control: "begin", "commit" or "rollback"."""
+    session_setting: bool = False
+    """It changes only session state (SET …): replayed before a file resumes part-way."""
+
+
+InterruptedOutcome = Literal["ran", "not-ran", "unknown"]
 
 
 class Session(ABC):
@@ -177,6 +199,32 @@ class Driver(ABC):
         """A session-scoped named lock: released with the session (or the process), so a
         killed process never leaves it behind. Every driver overrides it."""
         yield
+
+    def statement_traits(self, sql: str) -> StatementTraits:
+        """How `sql` behaves around transactions (the default suits transactional DDL)."""
+        return StatementTraits()
+
+    def needs_no_transaction(self, error: DatabaseError) -> bool:
+        """Whether a statement failed only because it ran inside a transaction block
+        (it is then retried outside one)."""
+        return False
+
+    def effect_fingerprint(self, session: Session, sql: str) -> str | None:
+        """A digest of the catalog state of the objects `sql` changes, taken before it
+        runs, or None when the driver cannot tell which objects those are."""
+        return None
+
+    def interrupted_outcome(
+        self, session: Session, sql: str, before: str | None
+    ) -> InterruptedOutcome:
+        """Whether a statement that was started, but whose completion was never
+        recorded, took effect: its objects changed since the `before` fingerprint."""
+        if before is None:
+            return "unknown"
+        now = self.effect_fingerprint(session, sql)
+        if now is None:
+            return "unknown"
+        return "not-ran" if now == before else "ran"
 
     def before_apply(self, session: Session, statements: Sequence[PlannedStatement]) -> None:
         """Hook run before the plan's transaction starts (SQLite turns FK checks off)."""

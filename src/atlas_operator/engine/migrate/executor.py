@@ -9,8 +9,6 @@ that died part-way resumes at the next statement, and refuses if what ran was ed
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,7 +35,22 @@ from atlas_operator.engine.migrate.revisions import (
     RevisionStore,
     revisions_schema,
 )
+from atlas_operator.engine.migrate.runner import (
+    FileResult,
+    FileRun,
+    HistoryChangedError,
+    InterruptedStatementError,
+    Resolution,
+    statement_sums,
+)
 from atlas_operator.engine.urls import DatabaseURL
+
+__all__ = [
+    "FileResult",
+    "HistoryChangedError",
+    "InterruptedStatementError",
+    "statement_sums",
+]
 
 MIGRATE_LOCK = "atlas_migrate_execute"
 OPERATOR_VERSION = f"atlas-operator-py v{__version__}"
@@ -53,10 +66,6 @@ class HistoryNonLinearError(MigrateError):
     pass
 
 
-class HistoryChangedError(MigrateError):
-    pass
-
-
 @dataclass(frozen=True)
 class MigrateOptions:
     baseline: str | None = None
@@ -68,15 +77,8 @@ class MigrateOptions:
     dry_run: bool = False
     lock_timeout: float = LOCK_TIMEOUT
     operator_version: str = OPERATOR_VERSION
-
-
-@dataclass
-class FileResult:
-    file: MigrationFile
-    applied: list[str] = field(default_factory=list)
-    error: str | None = None
-    error_stmt: str | None = None
-    seconds: float = 0.0
+    interrupted: Resolution = "check"
+    """How to treat a statement an earlier run left interrupted (see `runner`)."""
 
 
 @dataclass
@@ -274,15 +276,6 @@ def not_clean_reason(target: Target) -> str | None:
     return None
 
 
-def statement_sums(texts: list[str]) -> list[str]:
-    """`h1:` of the cumulative statement text, one per statement (partial_hashes)."""
-    running, sums = hashlib.sha256(), []
-    for text in texts:
-        running.update(text.encode())
-        sums.append("h1:" + base64.b64encode(running.copy().digest()).decode())
-    return sums
-
-
 def check_applied_unchanged(revisions: list[Revision], directory: MigrationDir) -> None:
     """Refuses a directory whose applied files were edited and re-hashed.
 
@@ -398,6 +391,33 @@ def file_tx_modes(files: list[MigrationFile], tx_mode: TxMode) -> list[str]:
     return modes
 
 
+def file_runs(
+    target: Target, files: list[MigrationFile], sums: HashFile, options: MigrateOptions
+) -> list[FileRun]:
+    runs = []
+    for f in files:
+        file_hash = sums.hash_of(f.name)
+        if file_hash is None:
+            raise MigrateError(f"sql/migrate: checksum not found for file {f.name!r}")
+        run = FileRun(
+            target.driver,
+            target.session,
+            target.store,
+            f,
+            file_hash,
+            FileResult(f),
+            options.operator_version,
+            options.interrupted,
+        )
+        if options.tx_mode == "all" and run.has_own_transactions():
+            raise MigrateError(
+                f'"{f.name}" controls its own transactions (BEGIN/COMMIT), so it cannot run '
+                'inside the single transaction of txmode "all"; use txmode "file" or "none"'
+            )
+        runs.append(run)
+    return runs
+
+
 def run_files(
     target: Target,
     files: list[MigrationFile],
@@ -405,122 +425,62 @@ def run_files(
     options: MigrateOptions,
     result: ApplyResult,
 ) -> None:
+    """Runs the files in order and stops at the first failure (see `runner`): wrapped in
+    transactions where the database can roll DDL back, step by step elsewhere."""
     modes = file_tx_modes(files, options.tx_mode)
-    session = target.session
-    if options.tx_mode == "all" and files:
+    runs = file_runs(target, files, sums, options)
+    session, atomic = target.session, target.driver.transactional_ddl
+    outer = atomic and options.tx_mode == "all" and bool(files)
+    if outer:
         session.begin()
-    for position, (f, mode) in enumerate(zip(files, modes, strict=True)):
-        if mode == "file":
-            session.begin()
-        report = FileResult(f)
-        result.files.append(report)
+    for position, (run, mode) in enumerate(zip(runs, modes, strict=True)):
+        result.files.append(run.report)
         started = time.monotonic()
-        in_tx = mode in ("file", "all")
-        alone = mode == "file" or position == 0
-        ok = run_file(target, f, sums, options, report, in_tx=in_tx, alone=alone)
-        report.seconds = time.monotonic() - started
+        run.load_revision()
+        run.resume()
+        wrapped = atomic and mode in ("file", "all") and not run.has_own_transactions()
+        if wrapped and mode == "file":
+            session.begin()
+        if wrapped:
+            ok = run_wrapped(run, commit=mode == "file", first=position == 0 or mode == "file")
+        else:
+            ok = run.run_steps(group=mode != "none")
+        run.report.seconds = time.monotonic() - started
         if not ok:
             result.error = (
-                f'sql/migrate: executing statement "{report.error_stmt}" from version '
-                f'"{f.version}": {report.error}'
+                f'sql/migrate: executing statement "{run.report.error_stmt}" from version '
+                f'"{run.file.version}": {run.report.error}'
             )
             return
-        if mode == "file":
-            session.commit()
-    if options.tx_mode == "all" and files:
-        session.commit()
+    if outer:
+        commit_or_fail(target, runs[-1], result)
 
 
-def run_file(
-    target: Target,
-    f: MigrationFile,
-    sums: HashFile,
-    options: MigrateOptions,
-    report: FileResult,
-    *,
-    in_tx: bool,
-    alone: bool,
-) -> bool:
-    """Runs one file's remaining statements, recording progress after each; False when a
-    statement failed (the failure is recorded where it will survive)."""
-    store, session = target.store, target.session
-    file_hash = sums.hash_of(f.name)
-    if file_hash is None:
-        raise MigrateError(f"sql/migrate: checksum not found for file {f.name!r}")
-    texts = [s.text for s in f.statements(target.driver.dialect)]
-    partial = statement_sums(texts)
-    existing = store.read(f.version)
-    revision = existing or Revision(
-        f.version,
-        f.description,
-        type=EXECUTED,
-        hash=file_hash,
-        operator_version=options.operator_version,
-    )
-    revision.total, revision.operator_version = len(texts), options.operator_version
-    if existing is not None and existing.type & BASELINE == 0:
-        revision.type |= EXECUTED
-    stored = revision.partial_hashes or []
-    for index in range(revision.applied):
-        if index >= len(partial) or index >= len(stored) or stored[index] != partial[index]:
-            raise HistoryChangedError(
-                f'sql/migrate: history changed: statement {index + 1} from file "{f.name}" changed'
-            )
-    before = replace(revision, partial_hashes=list(revision.partial_hashes or []))
-    started = time.monotonic_ns()
-    store.write(revision)
-    for index in range(revision.applied, len(texts)):
+def run_wrapped(run: FileRun, *, commit: bool, first: bool) -> bool:
+    """A file inside a transaction. On failure everything since the transaction began
+    is rolled back; the row then records the error with the file's state at its start.
+    When earlier files were rolled back with it (`all`), nothing is kept, or the next
+    run would skip them."""
+    ok = run.run_wrapped()
+    if ok and commit:
         try:
-            session.execute(texts[index])
-        except DatabaseError as err:
-            report.error, report.error_stmt = str(err), texts[index]
-            record_failure(
-                target,
-                revision,
-                before,
-                report,
-                in_tx=in_tx,
-                alone=alone,
-                elapsed=time.monotonic_ns() - started,
-            )
-            return False
-        report.applied.append(texts[index])
-        revision.partial_hashes = [*(revision.partial_hashes or []), partial[index]]
-        revision.applied += 1
-        revision.error = revision.error_stmt = None
-        store.write(revision)
-    revision.partial_hashes, revision.hash = None, file_hash
-    revision.execution_time = time.monotonic_ns() - started
-    store.write(revision)
-    return True
+            run.session.commit()
+        except DatabaseError as err:  # deferred constraints are checked at COMMIT
+            ok = run.fail(len(run.texts) - 1, err)
+    if ok:
+        return True
+    run.rollback_quietly()
+    if first:
+        run.record_failure(run.at_start)
+    return False
 
 
-def record_failure(
-    target: Target,
-    revision: Revision,
-    before: Revision,
-    report: FileResult,
-    *,
-    in_tx: bool,
-    alone: bool,
-    elapsed: int,
-) -> None:
-    """Keeps the failure in the revisions table so the next run resumes at the failed
-    statement and `status` shows it. A rolled-back transaction on a database with
-    transactional DDL undid the file's statements: the row then says none of them ran
-    (Atlas leaves no row at all; a row with the error is more useful and resumes the same
-    way). When earlier files were rolled back with it (`--tx-mode all`), nothing is kept,
-    or the next run would skip them."""
-    session = target.session
-    if in_tx:
-        session.rollback()
-        if target.driver.transactional_ddl:
-            if not alone:
-                return
-            revision = before
-    revision.error, revision.error_stmt = report.error, report.error_stmt
-    revision.execution_time = elapsed
-    target.store.write(revision)
+def commit_or_fail(target: Target, last: FileRun, result: ApplyResult) -> None:
+    try:
+        target.session.commit()
+    except DatabaseError as err:
+        last.fail(len(last.texts) - 1, err)
+        result.error = f"sql/migrate: committing the migration transaction: {err}"
 
 
 # --- status ----------------------------------------------------------------------------

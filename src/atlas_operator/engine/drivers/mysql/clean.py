@@ -1,0 +1,88 @@
+"""MySQL/MariaDB dev-database cleaning: `clean`, `is_clean` and unmanaged-object listing."""
+
+from __future__ import annotations
+
+from atlas_operator.engine.drivers.base import Scope, Session
+from atlas_operator.engine.drivers.mysql.inspect import SYSTEM_SCHEMAS
+from atlas_operator.engine.drivers.mysql.session import quote, text_rows
+from atlas_operator.engine.model import Unmanaged
+
+DROP_KINDS = {"VIEW": "VIEW", "SYSTEM VIEW": "VIEW", "SEQUENCE": "SEQUENCE"}
+
+
+# Objects the model does not cover yet (DECISIONS §3.5): reported, never planned.
+UNMANAGED_QUERY = (
+    "SELECT CASE TABLE_TYPE WHEN 'SEQUENCE' THEN 'sequence' ELSE 'view' END,"
+    " TABLE_SCHEMA, TABLE_NAME, NULL FROM information_schema.TABLES"
+    " WHERE TABLE_SCHEMA IN ({names}) AND TABLE_TYPE IN ('VIEW', 'SYSTEM VIEW', 'SEQUENCE')"
+    " UNION ALL SELECT ROUTINE_TYPE, ROUTINE_SCHEMA, ROUTINE_NAME, NULL"
+    " FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA IN ({names})"
+    " UNION ALL SELECT 'trigger', TRIGGER_SCHEMA, TRIGGER_NAME, EVENT_OBJECT_TABLE"
+    " FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA IN ({names})"
+    " UNION ALL SELECT 'event', EVENT_SCHEMA, EVENT_NAME, NULL"
+    " FROM information_schema.EVENTS WHERE EVENT_SCHEMA IN ({names})"
+    " ORDER BY 2, 1, 3"
+)
+
+
+def clean_statements(session: Session, scope: Scope) -> list[str]:
+    """Realm: drop every database in scope; schema: every table, view and sequence."""
+    if scope.bound is None:
+        return [f"DROP DATABASE {quote(name)}" for name in user_schemas(session, scope)]
+    rows = text_rows(
+        session,
+        "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s",
+        [scope.bound],
+    )
+    drops = [
+        f"DROP {DROP_KINDS.get(kind, 'TABLE')} IF EXISTS {quote(scope.bound)}.{quote(name)}"
+        for name, kind in rows
+    ]
+    # Routines and events do not go with the tables; left behind, the next load of the
+    # same desired SQL would fail with "already exists".
+    others = text_rows(
+        session,
+        "SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES"
+        " WHERE ROUTINE_SCHEMA = %s UNION ALL SELECT 'EVENT', EVENT_NAME"
+        " FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s",
+        [scope.bound, scope.bound],
+    )
+    drops += [f"DROP {kind} IF EXISTS {quote(scope.bound)}.{quote(name)}" for kind, name in others]
+    return drops
+
+
+def user_schemas(session: Session, scope: Scope) -> list[str]:
+    rows = text_rows(session, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY 1")
+    return [n for (n,) in rows if n not in SYSTEM_SCHEMAS and scope.includes(n)]
+
+
+def unmanaged_objects(session: Session, scope: Scope) -> list[Unmanaged]:
+    names = [scope.bound] if scope.bound is not None else user_schemas(session, scope)
+    if not names:
+        return []
+    marks = ", ".join(["%s"] * len(names))
+    query = UNMANAGED_QUERY.format(names=marks)
+    rows = text_rows(session, query, names * UNMANAGED_QUERY.count("{names}"))
+    return [Unmanaged(kind.lower(), schema, name, table) for kind, schema, name, table in rows]
+
+
+def is_clean(session: Session, scope: Scope) -> bool:
+    """Atlas's rule: the bound schema has no tables (nor views); a realm has no schemas."""
+    if scope.bound is None:
+        return not user_schemas(session, scope)
+    rows = session.query(
+        "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s",
+        [scope.bound],
+    )
+    return int(rows[0][0]) == 0
+
+
+def clean(session: Session, scope: Scope) -> None:
+    checks = session.query("SELECT @@FOREIGN_KEY_CHECKS")[0][0]
+    # Tables (and databases) reference each other; without the checks any order works.
+    session.execute("SET FOREIGN_KEY_CHECKS = 0")
+    try:
+        for statement in clean_statements(session, scope):
+            session.execute(statement)
+    finally:
+        session.execute(f"SET FOREIGN_KEY_CHECKS = {int(checks)}")

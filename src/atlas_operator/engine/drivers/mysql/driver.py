@@ -1,0 +1,95 @@
+"""The MySQL/MariaDB `Driver`: `GET_LOCK` locks, and the session, inspection, planning
+and cleaning roles wired together."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from atlas_operator.engine.changes import Change
+from atlas_operator.engine.drivers.base import (
+    LOCK_TIMEOUT,
+    Driver,
+    LockTimeoutError,
+    PlannedStatement,
+    Scope,
+    Session,
+    StatementTraits,
+)
+from atlas_operator.engine.drivers.mysql import clean, execution
+from atlas_operator.engine.drivers.mysql.inspect import Inspector
+from atlas_operator.engine.drivers.mysql.plan import Planner
+from atlas_operator.engine.drivers.mysql.session import (
+    FLAVORS,
+    MYSQL,
+    MySQLSession,
+    ServerInfo,
+    server_info,
+)
+from atlas_operator.engine.model import Realm, Unmanaged
+from atlas_operator.engine.plan import order_changes
+from atlas_operator.engine.statements import Dialect
+from atlas_operator.engine.urls import DatabaseURL
+
+
+class MySQLDriver(Driver):
+    name = "mysql"
+    dialect = Dialect.MYSQL
+    transactional_ddl = False
+
+    def __init__(self, flavor: str = MYSQL) -> None:
+        if flavor not in FLAVORS:
+            raise ValueError(f"unknown MySQL flavor {flavor!r}")
+        self.flavor = flavor
+        self.server: ServerInfo | None = None
+
+    def learn(self, session: Session) -> ServerInfo:
+        """Takes the flavour (and defaults) from the server the session reached."""
+        info = server_info(session)
+        self.server, self.flavor = info, info.flavor
+        return info
+
+    @contextmanager
+    def lock(self, session: Session, name: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+        """`GET_LOCK` (server-wide, released when the session ends), as Atlas takes it."""
+        acquired = session.query("SELECT GET_LOCK(%s, %s)", [name, max(0, int(timeout))])
+        if not acquired or acquired[0][0] != 1:
+            raise LockTimeoutError(f"sql/schema: lock is held by other session ({name})")
+        try:
+            yield
+        finally:
+            session.query("SELECT RELEASE_LOCK(%s)", [name])
+
+    def open(self, url: DatabaseURL) -> MySQLSession:
+        session = MySQLSession(url)
+        self.learn(session)
+        return session
+
+    def inspect(self, session: Session, scope: Scope) -> Realm:
+        return Inspector(session, scope, self.learn(session)).realm()
+
+    def plan(
+        self,
+        changes: Sequence[Change],
+        scope: Scope,
+        *,
+        concurrent_index: tuple[bool, bool] = (False, False),
+    ) -> list[PlannedStatement]:
+        # concurrent_index is PostgreSQL's: InnoDB builds indexes online by itself.
+        planner = Planner(scope, self.flavor, self.server)
+        return [s for change in order_changes(changes) for s in planner.change(change)]
+
+    def unmanaged_objects(self, session: Session, scope: Scope) -> list[Unmanaged]:
+        return clean.unmanaged_objects(session, scope)
+
+    def is_clean(self, session: Session, scope: Scope) -> bool:
+        return clean.is_clean(session, scope)
+
+    def clean(self, session: Session, scope: Scope) -> None:
+        clean.clean(session, scope)
+
+    def statement_traits(self, sql: str) -> StatementTraits:
+        return execution.statement_traits(sql)
+
+    def effect_fingerprint(self, session: Session, sql: str) -> str | None:
+        return execution.effect_fingerprint(session, sql)

@@ -1,0 +1,144 @@
+"""MySQL/MariaDB session: the PyMySQL connection, server info, error text and quoting."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pymysql
+
+from atlas_operator.engine.drivers.base import DatabaseError, Session
+from atlas_operator.engine.urls import DatabaseURL
+
+MYSQL = "mysql"
+MARIADB = "mariadb"
+FLAVORS = (MYSQL, MARIADB)
+SERVER_QUERY = (
+    "SELECT VERSION(), @@default_storage_engine, @@character_set_server, @@collation_server"
+)
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """What one query at connect time says about the server."""
+
+    version: str
+    default_engine: str
+    charset: str
+    collation: str
+
+    @property
+    def flavor(self) -> str:
+        return MARIADB if "mariadb" in self.version.lower() else MYSQL
+
+    @property
+    def number(self) -> tuple[int, int, int]:
+        match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", self.version)
+        if match is None:
+            return (0, 0, 0)
+        return (int(match.group(1)), int(match.group(2)), int(match.group(3) or 0))
+
+    @property
+    def supports_checks(self) -> bool:
+        return self.number >= ((10, 2, 1) if self.flavor == MARIADB else (8, 0, 16))
+
+    @property
+    def has_schema_comments(self) -> bool:
+        return self.flavor == MARIADB and self.number >= (10, 5, 0)
+
+    @property
+    def has_index_expressions(self) -> bool:
+        return self.flavor == MYSQL and self.number >= (8, 0, 13)
+
+
+class MySQLSession(Session):
+    """A PyMySQL connection in autocommit mode; transactions are explicit."""
+
+    def __init__(self, url: DatabaseURL) -> None:
+        self.url = url
+        try:
+            self.conn = pymysql.connect(**url.pymysql_kwargs(), autocommit=True, connect_timeout=10)
+        except pymysql.MySQLError as err:
+            raise DatabaseError(f"cannot connect to {url.redacted()}: {error_text(err)}") from None
+        except OSError as err:  # name resolution and the like, before the protocol starts
+            raise DatabaseError(f"cannot connect to {url.redacted()}: {err}") from None
+        try:
+            self.server = server_info(self)
+        except DatabaseError:
+            self.conn.close()
+            raise
+
+    @property
+    def flavor(self) -> str:
+        return self.server.flavor
+
+    def execute(self, sql: str) -> None:
+        try:
+            with self.conn.cursor() as cursor:
+                cursor.execute(sql)  # no arguments: PyMySQL leaves `%` in the text alone
+        except pymysql.MySQLError as err:
+            raise DatabaseError(error_text(err)) from None
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            with self.conn.cursor() as cursor:
+                cursor.execute(sql, tuple(params) if params else None)
+                return [tuple(row) for row in cursor.fetchall()]
+        except pymysql.MySQLError as err:
+            raise DatabaseError(error_text(err)) from None
+
+    def begin(self) -> None:
+        self.execute("BEGIN")
+
+    def commit(self) -> None:
+        self.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.execute("ROLLBACK")
+
+    def close(self) -> None:
+        if self.conn.open:
+            self.conn.close()
+
+
+def error_text(err: BaseException) -> str:
+    """`Error 1064 (42000): …`, the way Atlas's Go driver prints server errors."""
+    args = err.args
+    if len(args) >= 2 and isinstance(args[0], int):
+        state = getattr(err, "sqlstate", None)
+        code = f"{args[0]} ({state})" if state else str(args[0])
+        return f"Error {code}: {args[1]}"
+    return str(err) or type(err).__name__
+
+
+def text_rows(session: Session, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """A catalog query's rows with byte strings decoded."""
+    return [tuple(decode(v) for v in row) for row in session.query(sql, params)]
+
+
+def decode(value: Any) -> Any:
+    """MySQL 8 returns some information_schema text columns as bytes."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "replace")
+    return value
+
+
+def server_info(session: Session) -> ServerInfo:
+    """What the server says about itself (cached on our own sessions)."""
+    cached: ServerInfo | None = getattr(session, "server", None)
+    if cached is not None:
+        return cached
+    row = session.query(SERVER_QUERY)[0]
+    version, engine, charset, collation = (str(decode(v)) for v in row)
+    return ServerInfo(version, engine, charset, collation)
+
+
+def quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def quote_string(value: str) -> str:
+    """A string literal; backslashes are escapes in MySQL unless NO_BACKSLASH_ESCAPES."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"

@@ -1,0 +1,92 @@
+"""The PostgreSQL `Driver`: advisory locks, and the session, inspection, planning and
+cleaning roles wired together."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from atlas_operator.engine.changes import Change
+from atlas_operator.engine.drivers.base import (
+    LOCK_TIMEOUT,
+    DatabaseError,
+    Driver,
+    InterruptedOutcome,
+    LockTimeoutError,
+    PlannedStatement,
+    Scope,
+    Session,
+    StatementTraits,
+    fnv1_32,
+)
+from atlas_operator.engine.drivers.postgres import clean, execution
+from atlas_operator.engine.drivers.postgres.inspect import inspect_realm
+from atlas_operator.engine.drivers.postgres.plan import Planner
+from atlas_operator.engine.drivers.postgres.session import PostgresSession
+from atlas_operator.engine.model import Realm, Unmanaged
+from atlas_operator.engine.plan import order_changes
+from atlas_operator.engine.statements import Dialect
+from atlas_operator.engine.urls import DatabaseURL
+
+
+class PostgresDriver(Driver):
+    name = "postgres"
+    dialect = Dialect.POSTGRES
+    transactional_ddl = True
+    batch_scripts = True
+
+    @contextmanager
+    def lock(self, session: Session, name: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+        """`pg_try_advisory_lock` on Atlas's FNV-1 key, retried with backoff until `timeout`."""
+        key = fnv1_32(name)
+        deadline = time.monotonic() + timeout
+        delay = 0.025
+        while not session.query("SELECT pg_try_advisory_lock(%s)", [key])[0][0]:
+            if time.monotonic() >= deadline:
+                raise LockTimeoutError(f"sql/schema: lock is held by other session ({name})")
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        try:
+            yield
+        finally:
+            session.query("SELECT pg_advisory_unlock(%s)", [key])
+
+    def open(self, url: DatabaseURL) -> PostgresSession:
+        return PostgresSession(url)
+
+    def inspect(self, session: Session, scope: Scope) -> Realm:
+        return inspect_realm(session, scope)
+
+    def plan(
+        self,
+        changes: Sequence[Change],
+        scope: Scope,
+        *,
+        concurrent_index: tuple[bool, bool] = (False, False),
+    ) -> list[PlannedStatement]:
+        planner = Planner(scope, concurrent_index)
+        return [s for change in order_changes(changes) for s in planner.change(change)]
+
+    def unmanaged_objects(self, session: Session, scope: Scope) -> list[Unmanaged]:
+        return clean.unmanaged_objects(session, scope)
+
+    def is_clean(self, session: Session, scope: Scope) -> bool:
+        return clean.is_clean(session, scope)
+
+    def clean(self, session: Session, scope: Scope) -> None:
+        clean.clean(session, scope)
+
+    def statement_traits(self, sql: str) -> StatementTraits:
+        return execution.statement_traits(sql)
+
+    def needs_no_transaction(self, error: DatabaseError) -> bool:
+        return execution.needs_no_transaction(error)
+
+    def effect_fingerprint(self, session: Session, sql: str) -> str | None:
+        return execution.effect_fingerprint(session, sql)
+
+    def interrupted_outcome(
+        self, session: Session, sql: str, before: str | None
+    ) -> InterruptedOutcome:
+        return execution.interrupted_outcome(session, sql, before)

@@ -1,0 +1,313 @@
+"""PostgreSQL inspection: pg_catalog queries read into the model (`Realm`)."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from atlas_operator.engine.drivers.base import DatabaseError, Scope, Session
+from atlas_operator.engine.model import (
+    Check,
+    Column,
+    ForeignKey,
+    Generated,
+    Identity,
+    Index,
+    IndexPart,
+    PrimaryKey,
+    Realm,
+    Schema,
+    Table,
+)
+
+# Schemas that are never user schemas (Atlas's list); pg_temp_N / pg_toast_temp_N by pattern.
+SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast", "crdb_internal", "pg_extension")
+TEMP_SCHEMA = r"^pg_(toast_)?temp_"
+FK_ACTIONS = {
+    "a": "NO ACTION",
+    "r": "RESTRICT",
+    "c": "CASCADE",
+    "n": "SET NULL",
+    "d": "SET DEFAULT",
+}
+SERIAL_TYPES = {"smallint": "smallserial", "integer": "serial", "bigint": "bigserial"}
+SERIAL_BASES = {serial: base for base, serial in SERIAL_TYPES.items()}
+TYPE_MAX = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
+
+
+# Objects an extension owns belong to the extension, not to the user's schema.
+NOT_EXTENSION_MEMBER = (
+    "NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = {catalog}::regclass"
+    " AND e.objid = {oid} AND e.deptype = 'e')"
+)
+
+SCHEMAS_QUERY = (
+    "SELECT n.nspname, obj_description(n.oid, 'pg_namespace') FROM pg_namespace n"
+    " WHERE n.nspname <> ALL (%s) AND n.nspname !~ %s AND "
+    + NOT_EXTENSION_MEMBER.format(catalog="'pg_namespace'", oid="n.oid")
+    + " ORDER BY n.nspname"
+)
+
+TABLES_QUERY = (
+    "SELECT n.nspname, c.relname, obj_description(c.oid, 'pg_class')"
+    " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = ANY (%s) AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND "
+    + NOT_EXTENSION_MEMBER.format(catalog="'pg_class'", oid="c.oid")
+    + " ORDER BY n.nspname, c.relname"
+)
+
+# One row per column. `serial` is true when the default is nextval() of a sequence the
+# column owns (deptype 'a', what SERIAL and OWNED BY create); the identity sequence
+# (deptype 'i') gives the identity options.
+COLUMNS_QUERY = """
+SELECT n.nspname, c.relname, a.attname,
+  format_type(a.atttypid, a.atttypmod),
+  a.attnotnull,
+  pg_get_expr(d.adbin, d.adrelid),
+  pg_get_expr(d.adbin, d.adrelid, true),
+  a.attidentity::text,
+  a.attgenerated::text,
+  col_description(c.oid, a.attnum),
+  CASE WHEN a.attcollation <> t.typcollation THEN co.collname END,
+  EXISTS (
+    SELECT 1 FROM pg_depend o
+    WHERE o.classid = 'pg_class'::regclass AND o.refclassid = 'pg_class'::regclass
+      AND o.refobjid = a.attrelid AND o.refobjsubid = a.attnum AND o.deptype = 'a'
+      AND pg_get_expr(d.adbin, d.adrelid)
+        = 'nextval(' || quote_literal(o.objid::regclass::text) || '::regclass)'
+  ),
+  s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+LEFT JOIN pg_collation co ON co.oid = a.attcollation
+LEFT JOIN LATERAL (
+  SELECT q.seqstart, q.seqincrement, q.seqmin, q.seqmax, q.seqcache
+  FROM pg_depend i JOIN pg_sequence q ON q.seqrelid = i.objid
+  WHERE i.classid = 'pg_class'::regclass AND i.refclassid = 'pg_class'::regclass
+    AND i.refobjid = a.attrelid AND i.refobjsubid = a.attnum AND i.deptype = 'i'
+  LIMIT 1
+) s ON a.attidentity <> ''
+WHERE n.nspname = ANY (%s) AND c.relkind IN ('r', 'p') AND a.attnum > 0
+  AND NOT a.attisdropped
+ORDER BY n.nspname, c.relname, a.attnum
+"""
+
+# One row per index, its key parts as parallel arrays (k counts from 0: int2vector and
+# oidvector subscripts start at 0). Exclusion constraints are not modelled and skipped.
+INDEXES_QUERY = """
+SELECT n.nspname, t.relname, i.relname, x.indisprimary, x.indisunique, am.amname,
+  pg_get_expr(x.indpred, x.indrelid, true),
+  con.contype::text, con.conname,
+  obj_description(i.oid, 'pg_class'),
+  ARRAY(
+    SELECT a.attname FROM generate_series(0, x.indnkeyatts - 1) k
+    LEFT JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[k]
+    ORDER BY k
+  ),
+  ARRAY(
+    SELECT pg_get_indexdef(x.indexrelid, k + 1, true)
+    FROM generate_series(0, x.indnkeyatts - 1) k ORDER BY k
+  ),
+  ARRAY(
+    SELECT (x.indoption[k] & 1) = 1 FROM generate_series(0, x.indnkeyatts - 1) k ORDER BY k
+  ),
+  ARRAY(
+    SELECT CASE WHEN o.opcdefault THEN NULL ELSE o.opcname END
+    FROM generate_series(0, x.indnkeyatts - 1) k
+    LEFT JOIN pg_opclass o ON o.oid = x.indclass[k]
+    ORDER BY k
+  ),
+  ARRAY(
+    SELECT a.attname FROM generate_series(x.indnkeyatts, x.indnatts - 1) k
+    JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[k]
+    ORDER BY k
+  )
+FROM pg_index x
+JOIN pg_class i ON i.oid = x.indexrelid
+JOIN pg_class t ON t.oid = x.indrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+JOIN pg_am am ON am.oid = i.relam
+LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid AND con.conrelid = x.indrelid
+  AND con.contype IN ('p', 'u', 'x')
+WHERE n.nspname = ANY (%s) AND t.relkind IN ('r', 'p')
+  AND (con.contype IS NULL OR con.contype <> 'x')
+ORDER BY n.nspname, t.relname, i.relname
+"""
+
+# Checks and foreign keys. NOT NULL constraints (contype 'n', PostgreSQL 18) are columns'
+# business; constraints cloned onto partitions (conparentid) belong to their parent.
+CONSTRAINTS_QUERY = """
+SELECT n.nspname, c.relname, con.conname, con.contype::text,
+  pg_get_constraintdef(con.oid, true),
+  ARRAY(
+    SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(num, ord)
+    JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num ORDER BY k.ord
+  ),
+  fn.nspname, fc.relname,
+  ARRAY(
+    SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(num, ord)
+    JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num ORDER BY k.ord
+  ),
+  con.confupdtype::text, con.confdeltype::text
+FROM pg_constraint con
+JOIN pg_class c ON c.oid = con.conrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_class fc ON fc.oid = con.confrelid
+LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
+WHERE n.nspname = ANY (%s) AND con.contype IN ('c', 'f') AND con.conparentid = 0
+ORDER BY n.nspname, c.relname, con.conname
+"""
+
+
+@dataclass
+class TableParts:
+    """What the catalog queries say about one table, gathered before building it."""
+
+    name: str
+    comment: str | None
+    columns: list[Column] = field(default_factory=list)
+    primary_key: PrimaryKey | None = None
+    indexes: list[Index] = field(default_factory=list)
+    foreign_keys: list[ForeignKey] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+
+    def build(self) -> Table:
+        return Table(
+            name=self.name,
+            columns=tuple(self.columns),
+            primary_key=self.primary_key,
+            indexes=tuple(sorted(self.indexes, key=lambda i: i.name)),
+            foreign_keys=tuple(sorted(self.foreign_keys, key=lambda f: f.name)),
+            checks=tuple(sorted(self.checks, key=lambda c: c.name or "")),
+            comment=self.comment,
+        )
+
+
+def user_schemas(session: Session) -> list[tuple[str, str | None]]:
+    """Every non-system schema an extension does not own, with its comment."""
+    rows = session.query(SCHEMAS_QUERY, [list(SYSTEM_SCHEMAS), TEMP_SCHEMA])
+    return [(name, comment) for name, comment in rows]
+
+
+def inspect_realm(session: Session, scope: Scope) -> Realm:
+    """The schemas in scope: five catalog queries, however many tables there are."""
+    schemas = [(name, comment) for name, comment in user_schemas(session) if scope.includes(name)]
+    if scope.bound is not None and not schemas:
+        raise DatabaseError(f'schema "{scope.bound}" was not found')
+    names = [name for name, _ in schemas]
+    tables = {
+        (schema, name): TableParts(name, comment)
+        for schema, name, comment in session.query(TABLES_QUERY, [names])
+    }
+    for row in session.query(COLUMNS_QUERY, [names]):
+        if (parts := tables.get((row[0], row[1]))) is not None:
+            parts.columns.append(column_from_row(row[2:]))
+    for row in session.query(INDEXES_QUERY, [names]):
+        if (parts := tables.get((row[0], row[1]))) is not None:
+            add_index(parts, row[2:])
+    for row in session.query(CONSTRAINTS_QUERY, [names]):
+        if (parts := tables.get((row[0], row[1]))) is not None:
+            add_constraint(parts, row[0], row[2:])
+    by_schema: dict[str, list[Table]] = defaultdict(list)
+    for (schema, _), parts in tables.items():
+        by_schema[schema].append(parts.build())
+    return Realm(
+        schemas=tuple(
+            Schema(name=name, tables=tuple(by_schema[name]), comment=comment)
+            for name, comment in schemas
+        )
+    )
+
+
+def column_from_row(row: Sequence[Any]) -> Column:
+    name, type_, notnull, default, pretty_default, identity, generated = row[:7]
+    comment, collation, serial, sequence = row[7], row[8], row[9], row[10:]
+    column = Column(
+        name=name, type=type_, nullable=not notnull, comment=comment, collation=collation
+    )
+    if identity:
+        return replace(column, identity=identity_from_sequence(type_, identity == "a", *sequence))
+    if generated == "s":
+        return replace(column, generated=Generated(expr=pretty_default or "", stored=True))
+    if serial and type_ in SERIAL_TYPES:
+        return replace(column, type=SERIAL_TYPES[type_])
+    return replace(column, default=default)
+
+
+def identity_from_sequence(
+    type_: str, always: bool, start: Any, increment: Any, minimum: Any, maximum: Any, cache: Any
+) -> Identity:
+    """An identity with its sequence options; bounds are None when they are the defaults."""
+    step = int(increment or 1)
+    top = TYPE_MAX.get(type_, 2**63 - 1)
+    default_min, default_max = (1, top) if step > 0 else (-top - 1, -1)
+    return Identity(
+        always=always,
+        start=int(start if start is not None else 1),
+        increment=step,
+        min_value=None if minimum is None or int(minimum) == default_min else int(minimum),
+        max_value=None if maximum is None or int(maximum) == default_max else int(maximum),
+        cache=int(cache or 1),
+    )
+
+
+def add_index(parts: TableParts, row: Sequence[Any]) -> None:
+    name, primary, unique, method, predicate, contype, conname, comment = row[:8]
+    columns, exprs, descs, opclasses, include = row[8:]
+    if primary:
+        parts.primary_key = PrimaryKey(columns=tuple(columns), name=conname or name)
+        return
+    key_parts = tuple(
+        IndexPart(
+            column=column,
+            expr=None if column is not None else expr,
+            desc=bool(desc),
+            opclass=opclass,
+        )
+        for column, expr, desc, opclass in zip(columns, exprs, descs, opclasses, strict=True)
+    )
+    parts.indexes.append(
+        Index(
+            name=conname if contype == "u" else name,
+            parts=key_parts,
+            unique=bool(unique),
+            method=None if method == "btree" else method,
+            where=predicate,
+            include=tuple(include),
+            comment=comment,
+            constraint=contype == "u",
+        )
+    )
+
+
+def add_constraint(parts: TableParts, schema: str, row: Sequence[Any]) -> None:
+    name, kind, definition, columns, ref_schema, ref_table, ref_columns, on_update, on_delete = row
+    if kind == "c":
+        parts.checks.append(Check(name=name, expr=check_expression(definition)))
+        return
+    parts.foreign_keys.append(
+        ForeignKey(
+            name=name,
+            columns=tuple(columns),
+            ref_table=ref_table,
+            ref_columns=tuple(ref_columns),
+            ref_schema=None if ref_schema == schema else ref_schema,
+            on_update=FK_ACTIONS[on_update],
+            on_delete=FK_ACTIONS[on_delete],
+        )
+    )
+
+
+CHECK_DEFINITION = re.compile(r"CHECK \((?P<expr>.*)\)(?: NO INHERIT)?(?: NOT VALID)?", re.DOTALL)
+
+
+def check_expression(definition: str) -> str:
+    """`CHECK (a > 0) NOT VALID` → `a > 0`."""
+    match = CHECK_DEFINITION.fullmatch(definition.strip())
+    return match.group("expr") if match else definition

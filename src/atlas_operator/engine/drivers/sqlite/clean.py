@@ -1,0 +1,26 @@
+"""SQLite dev-database cleaning and unmanaged-object listing."""
+
+from __future__ import annotations
+
+from atlas_operator.engine.drivers.base import Scope, Session
+from atlas_operator.engine.drivers.sqlite.session import quote
+from atlas_operator.engine.model import Unmanaged
+
+
+def unmanaged_objects(session: Session, scope: Scope) -> list[Unmanaged]:
+    # Views and triggers: the model covers tables and indexes only (DECISIONS §3.5).
+    rows = session.query(
+        "SELECT type, name, CASE type WHEN 'trigger' THEN tbl_name END FROM sqlite_master"
+        " WHERE type IN ('view', 'trigger') ORDER BY type, name"
+    )
+    schema = scope.bound or "main"
+    return [Unmanaged(kind, schema, name, table) for kind, name, table in rows]
+
+
+def clean(session: Session, scope: Scope) -> None:
+    session.execute("PRAGMA foreign_keys = off")
+    for kind, name in session.query(
+        "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view', 'trigger')"
+        " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+    ):
+        session.execute(f"DROP {kind.upper()} IF EXISTS {quote(name)}")
