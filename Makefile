@@ -65,6 +65,8 @@ conformance: venv services
 bench: venv services
 	$(BIN)/python bench/schema_apply.py
 	$(BIN)/python bench/migrate_apply.py
+	$(BIN)/python bench/migrate_seed.py
+	$(BIN)/python bench/faults.py
 	$(BIN)/python bench/operator_ready.py
 	# The fuzz suite's long pass: ten times the inputs of `make test` (tests/fuzz/common.py).
 	ATLAS_FUZZ_ITERATIONS=10 $(BIN)/pytest -q -p no:cacheprovider tests/fuzz

@@ -51,6 +51,12 @@ def add_migrate_commands(verbs: Any) -> None:
     apply.add_argument("--tx-mode", choices=["file", "all", "none"], default="file")
     apply.add_argument("--revisions-schema")
     apply.add_argument("--lock-timeout", type=float, default=10.0, metavar="SECONDS")
+    apply.add_argument(
+        "--interrupted",
+        choices=["ran", "rerun"],
+        help="settle a statement an earlier run left interrupted when the database cannot "
+        "tell whether it took effect: it ran, or it must run again",
+    )
     apply.add_argument("--dry-run", action="store_true")
     apply.add_argument("--format", choices=["text", "json"], default="text")
     apply.set_defaults(run=cmd_apply)
@@ -102,6 +108,7 @@ def options_from(args: argparse.Namespace) -> MigrateOptions:
         amount=getattr(args, "amount", 0),
         dry_run=getattr(args, "dry_run", False),
         lock_timeout=getattr(args, "lock_timeout", 10.0),
+        interrupted=getattr(args, "interrupted", None) or "check",
     )
 
 

@@ -12,13 +12,13 @@ from atlas_operator.engine.declarative import (
     ApplyPolicy,
     ApplyReport,
     Plan,
+    apply_lock,
     check_policy,
     execute_plan,
     plan_apply,
 )
 from atlas_operator.engine.diff import diff_realms
 from atlas_operator.engine.drivers import driver_for
-from atlas_operator.engine.drivers.base import SCHEMA_APPLY_LOCK
 from atlas_operator.engine.model import Realm
 from atlas_operator.engine.states import load_state, scope_for
 from atlas_operator.engine.urls import DatabaseURL, parse_url
@@ -138,7 +138,8 @@ def cmd_apply(args: argparse.Namespace) -> None:
     warn_unmanaged(desired, bound=url.schema is not None)
     driver = driver_for(url)
     # The lock covers inspect, plan and apply, so two appliers never plan the same change.
-    with driver.open(url) as session, driver.lock(session, SCHEMA_APPLY_LOCK):
+    scope = driver.scope_of(url, policy.schemas)
+    with driver.open(url) as session, apply_lock(driver, session, scope, desired):
         plan = plan_apply(session, driver, desired, policy)
         check_policy(plan, policy)
         if not plan.statements or args.dry_run:

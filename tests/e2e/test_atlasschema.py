@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from atlas_operator.engine.drivers import driver_for
 from atlas_operator.engine.urls import DatabaseURL
 from tests.rig.databases import Databases, run
 from tests.rig.kubelet import FakeKubelet
@@ -277,3 +278,30 @@ def sqlite_tables(path: Path) -> list[str]:
     with sqlite3.connect(path) as conn:
         rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         return [str(r[0]) for r in rows]
+
+
+def test_two_databases_of_one_mariadb_server_apply_concurrently(
+    operator: OperatorProcess, kube: Kube, dbs: Databases
+) -> None:
+    """Issue 12, item 4: the declarative apply lock is per target database. Atlas's
+    server-wide `atlas_schema_apply` is held by someone else for the whole test, and both
+    resources (sharing one dev database too) still apply, with no lock failure."""
+    one, two, dev = dbs.new("mariadb"), dbs.new("mariadb"), dbs.new("mariadb")
+    driver = driver_for(dev)
+    with driver.open(dev) as holder, driver.lock(holder, "atlas_schema_apply"):
+        kube.apply(
+            secret("one-db", url=url_text(one)),
+            secret("two-db", url=url_text(two)),
+            schema_resource("one", USERS, devURL=url_text(dev)),
+            schema_resource("two", USERS.replace("users", "members"), devURL=url_text(dev)),
+        )
+        done = [kube.wait_ready("atlasschema", name, timeout=90) for name in ("one", "two")]
+    for obj in done:
+        assert condition(obj)["reason"] == "Applied"
+        assert obj["status"]["failed"] == 0
+    assert describe(one, "users") == SEED_DESCRIBE
+    assert describe(two, "members") == SEED_DESCRIBE
+    for name in ("one", "two"):
+        reasons = {e["reason"] for e in kube.events(name)}
+        assert not reasons & {"ApplyingSchema", "Error", "TransientErr"}, reasons
+    assert run(dev, "SHOW TABLES") == []  # the shared dev database is left empty

@@ -13,7 +13,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -22,9 +24,11 @@ from atlas_operator.engine.changes import (
     destructive_changes,
     skip_changes,
 )
+from atlas_operator.engine.devrun import dev_session, inspect_dev
 from atlas_operator.engine.diff import diff_realms, diff_schemas
 from atlas_operator.engine.drivers import driver_for
 from atlas_operator.engine.drivers.base import (
+    LOCK_TIMEOUT,
     SCHEMA_APPLY_LOCK,
     DatabaseError,
     Driver,
@@ -32,9 +36,11 @@ from atlas_operator.engine.drivers.base import (
     PlannedStatement,
     Scope,
     Session,
+    scoped_lock_name,
 )
 from atlas_operator.engine.exclude import exclude_realm
 from atlas_operator.engine.model import Realm, Schema
+from atlas_operator.engine.sandbox import check_desired_sql, check_dev_url
 from atlas_operator.engine.statements import SplitError, split_statements
 from atlas_operator.engine.urls import DatabaseURL
 
@@ -102,17 +108,24 @@ def load_sql_on_dev(
     target_scope: Scope,
     policy: ApplyPolicy,
     source: str = "schema.sql",
+    *,
+    target: DatabaseURL | None = None,
 ) -> Realm:
     """Runs the desired SQL on a clean dev database and inspects the result.
+
+    The SQL is sandboxed (engine/sandbox.py): it may only define schema objects in the
+    dev database's scope, and a dev URL pointing at `target` itself is refused.
 
     The normalised result is cached per (dev database, scope, SQL text): an unchanged
     desired state needs no dev-database round trip on the next reconcile
     (DECISIONS.md §6)."""
+    check_dev_url(dev_url, target)
     driver = driver_for(dev_url)
     scope = dev_scope(driver, dev_url, target_scope, policy)
     key = (dev_url.redacted(), scope, hashlib.sha256(sql.encode()).hexdigest())
     cached = NORMALISED_CACHE.get(key)
     if cached is None:
+        check_desired_sql(driver, sql, scope, source)
         cached = normalise_on_dev(driver, sql, dev_url, scope, source)
         NORMALISED_CACHE[key] = cached
         while len(NORMALISED_CACHE) > NORMALISED_CACHE_SIZE:
@@ -125,7 +138,12 @@ NORMALISED_CACHE_SIZE = 256
 
 
 def load_hcl_on_dev(
-    text: str, dev_url: DatabaseURL, target_scope: Scope, policy: ApplyPolicy
+    text: str,
+    dev_url: DatabaseURL,
+    target_scope: Scope,
+    policy: ApplyPolicy,
+    *,
+    target: DatabaseURL | None = None,
 ) -> Realm:
     """An Atlas HCL desired state, normalised through the dev database like SQL."""
     from atlas_operator.engine.hcl import hcl_to_sql
@@ -133,29 +151,25 @@ def load_hcl_on_dev(
     driver = driver_for(dev_url)
     scope = dev_scope(driver, dev_url, target_scope, policy)
     sql = hcl_to_sql(text, driver, target_scope.bound, scope.bound)
-    return load_sql_on_dev(sql, dev_url, target_scope, policy, source="schema.hcl")
+    return load_sql_on_dev(sql, dev_url, target_scope, policy, source="schema.hcl", target=target)
 
 
 def normalise_on_dev(
     driver: Driver, sql: str, dev_url: DatabaseURL, scope: Scope, source: str
 ) -> Realm:
-    with driver.open(dev_url) as dev:
-        if not driver.is_clean(dev, scope):
-            raise DevDatabaseError(
-                f"the dev database {dev_url.redacted()} is not clean: it must be empty before use"
-            )
-        try:
-            try:
-                statements = [s.text for s in split_statements(sql, driver.dialect)]
-            except SplitError as err:
-                raise EngineError(f"{source}: {err}") from None
+    """Loads the desired SQL into a dev database this run owns (engine/devrun.py: locked
+    against concurrent runs, healed of dead runs' leftovers, marked while in use) and
+    inspects it; the dev database is cleaned afterwards."""
+    try:
+        statements = [s.text for s in split_statements(sql, driver.dialect)]
+    except SplitError as err:
+        raise EngineError(f"{source}: {err}") from None
+    with dev_session(driver, dev_url, scope, DevDatabaseError) as dev:
+        with driver.sandboxed(dev, scope):  # the database's own sandbox (engine/sandbox.py)
             if not (driver.batch_scripts and run_as_one_batch(dev, statements)):
                 run_in_dependency_order(dev, statements, source)
-            realm = driver.inspect(dev, scope)
-            realm = replace(realm, unmanaged=tuple(driver.unmanaged_objects(dev, scope)))
-        finally:
-            driver.clean(dev, scope)
-    return realm
+        realm = inspect_dev(driver, dev, scope)
+        return replace(realm, unmanaged=tuple(driver.unmanaged_objects(dev, scope)))
 
 
 def run_as_one_batch(dev: Session, statements: list[str]) -> bool:
@@ -298,11 +312,55 @@ def schema_apply(
 ) -> ApplyReport:
     """The whole declarative flow for SQL desired states."""
     driver = driver_for(target)
-    with driver.open(target) as session, driver.lock(session, SCHEMA_APPLY_LOCK):
-        scope = driver.scope_of(target, policy.schemas)
-        desired = load_sql_on_dev(desired_sql, dev_url, scope, policy)
+    scope = driver.scope_of(target, policy.schemas)
+    desired = load_sql_on_dev(desired_sql, dev_url, scope, policy, target=target)
+    with driver.open(target) as session, apply_lock(driver, session, scope, desired):
         plan = plan_apply(session, driver, desired, policy)
         check_policy(plan, policy)
         if dry_run or not plan.statements:
             return ApplyReport(plan=plan, pending=list(plan.sql))
         return execute_plan(session, driver, plan, policy.tx_mode)
+
+
+# --- the apply lock ----------------------------------------------------------------------
+
+
+def apply_lock_names(
+    driver: Driver, session: Session, scope: Scope, desired: Realm | None = None
+) -> list[str]:
+    """One lock per schema the apply may change (issue 12, item 4): the bound schema, or
+    in realm scope every schema in scope that exists or that the desired state names.
+    Atlas takes one server-wide `atlas_schema_apply` (MySQL `GET_LOCK` is global), so
+    applies to unrelated databases of one server waited for each other."""
+    if not driver.locks_per_schema:
+        return [SCHEMA_APPLY_LOCK]
+    names = set(driver.schema_names(session, scope))
+    if scope.bound is None and desired is not None:
+        names.update(s.name for s in desired.schemas if scope.includes(s.name))
+    return sorted({scoped_lock_name(SCHEMA_APPLY_LOCK, name) for name in names})
+
+
+@contextmanager
+def apply_lock(
+    driver: Driver,
+    session: Session,
+    scope: Scope,
+    desired: Realm | None = None,
+    timeout: float = LOCK_TIMEOUT,
+) -> Iterator[None]:
+    """Holds the apply locks of the target's schemas (session-scoped: a killed applier
+    leaves none) around inspect, plan and apply. Locks are taken in name order; in realm
+    scope, schemas that appear while waiting are locked too, before anything is planned.
+    Raises `LockTimeoutError` when another apply keeps one past `timeout`."""
+    deadline = time.monotonic() + timeout
+    held: set[str] = set()
+    with ExitStack() as stack:
+        while True:
+            wanted = [n for n in apply_lock_names(driver, session, scope, desired) if n not in held]
+            if not wanted:
+                break
+            for name in wanted:
+                left = max(0.0, deadline - time.monotonic())
+                stack.enter_context(driver.lock(session, name, left))
+                held.add(name)
+        yield

@@ -9,10 +9,12 @@ read words, quoted identifiers, strings and punctuation, and stop after a bound.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 IDENTIFIER_QUOTES = {'"': '"', "`": "`", "[": "]"}
+DOLLAR_QUOTE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
 
 
 @dataclass(frozen=True)
@@ -40,18 +42,25 @@ def head_tokens(
     hash_comments: bool = False,
     quotes: str = '"`',
     executable_comments: bool = False,
+    dollar_quotes: bool = False,
 ) -> list[Token]:
     """Up to `limit` tokens from the start of `sql`.
 
     `hash_comments`: `#` starts a comment (MySQL). `quotes`: the identifier quote
     characters of the dialect. `executable_comments`: MySQL's `/*! … */` and
-    `/*M! … */` hold code, which is read as if the comment markers were not there."""
+    `/*M! … */` hold code, which is read as if the comment markers were not there.
+    `dollar_quotes`: PostgreSQL's `$tag$ … $tag$` is one string token (a body)."""
     tokens: list[Token] = []
     i, n = 0, len(sql)
     while i < n and len(tokens) < limit:
         ch = sql[i]
         if ch.isspace():
             i += 1
+        elif dollar_quotes and ch == "$" and (opening := DOLLAR_QUOTE.match(sql, i)):
+            closing = sql.find(opening.group(0), opening.end())
+            end = n if closing < 0 else closing
+            tokens.append(Token(sql[opening.end() : end], "string"))
+            i = n if closing < 0 else closing + len(opening.group(0))
         elif sql.startswith("--", i) or (hash_comments and ch == "#"):
             i = line_end(sql, i)
         elif sql.startswith("/*", i):

@@ -143,9 +143,16 @@ LIBPQ_KEYWORDS: Final = frozenset(
         "user",
     }
 )
-# Parameters read by Atlas (search_path) or by lib/pq itself, never sent to the server.
+# Parameters read by Atlas (search_path), by lib/pq itself or by us, never sent to the server.
 POSTGRES_CLIENT_ONLY_PARAMS: Final = frozenset(
-    {"search_path", "binary_parameters", "disable_prepared_binary_result", "sslinline", "krbspn"}
+    {
+        "search_path",
+        "binary_parameters",
+        "disable_prepared_binary_result",
+        "sslinline",
+        "krbspn",
+        "sandbox_role",  # ours: the role a desired state loads under (engine/sandbox.py)
+    }
 )
 SSLMODES: Final = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 LIB_PQ_DEFAULT_SSLMODE: Final = "require"  # lib/pq's default; libpq's would be "prefer"

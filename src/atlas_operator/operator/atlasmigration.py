@@ -6,6 +6,8 @@ migrate down (protected flow, needs the previous directory state and a dev datab
 nothing to do (Ready, no dev database), or apply the pending files (Migrating on
 failure) → Ready with `lastAppliedVersion` → store the directory state.
 Unlike upstream, applying never needs a dev database: our engine runs the files itself.
+Waiting for a lock another run holds is pending (Reconciling, or GettingDevDB for the
+dev database), with a short requeue, not a failure counted toward `backoffLimit`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import hashlib
 import time
 from dataclasses import dataclass
 
-from atlas_operator.engine.drivers.base import EngineError
+from atlas_operator.engine.devrun import DevDatabaseBusyError
+from atlas_operator.engine.drivers.base import EngineError, LockTimeoutError
 from atlas_operator.engine.migrate.dir import MigrateError, check_versions
 from atlas_operator.engine.migrate.dir import MigrationDir as Directory
 from atlas_operator.engine.migrate.down import migrate_down
@@ -35,7 +38,7 @@ from atlas_operator.operator.inputs import (
     resolve_vars,
     target_url,
 )
-from atlas_operator.operator.outcome import NORMAL, Outcome, fail, reconciling
+from atlas_operator.operator.outcome import NORMAL, Outcome, fail, reconciling, waiting
 from atlas_operator.operator.resources import AtlasMigration, AtlasMigrationStatus
 
 
@@ -159,6 +162,11 @@ def reconcile_migration(
         return fail_protected(outcome, generation, str(err))
     except DevDBNotReadyError as err:
         return fail(outcome, generation, cond.REASON_GETTING_DEV_DB, str(err))
+    except DevDatabaseBusyError as err:  # migrate down: another run loads on the dev DB
+        return waiting(outcome, generation, cond.REASON_GETTING_DEV_DB, str(err))
+    except LockTimeoutError as err:  # Atlas's atlas_migrate_execute, held by another run
+        message = f"waiting for another migration run to finish: {err}"
+        return waiting(outcome, generation, cond.REASON_RECONCILING, message)
     except (EngineError, InputError, DevDBError) as err:
         return fail(outcome, generation, cond.REASON_MIGRATING, str(err))
 

@@ -19,6 +19,7 @@ from atlas_operator.engine.declarative import (
     ApplyPolicy,
     DestructiveChangesError,
     Plan,
+    apply_lock,
     destructive_statements,
     execute_plan,
     load_hcl_on_dev,
@@ -26,7 +27,7 @@ from atlas_operator.engine.declarative import (
     plan_apply,
 )
 from atlas_operator.engine.drivers import driver_for
-from atlas_operator.engine.drivers.base import SCHEMA_APPLY_LOCK, EngineError
+from atlas_operator.engine.drivers.base import EngineError, LockTimeoutError
 from atlas_operator.engine.model import Realm
 from atlas_operator.engine.urls import DatabaseURL, parse_url
 from atlas_operator.operator import conditions as cond
@@ -47,6 +48,7 @@ from atlas_operator.operator.outcome import (
     Outcome,
     fail,
     reconciling,
+    waiting,
 )
 from atlas_operator.operator.resources import AtlasSchema, AtlasSchemaSpec, AtlasSchemaStatus
 
@@ -139,7 +141,9 @@ def reconcile_schema(resource: AtlasSchema, ctx: ReconcileContext) -> Outcome[At
     try:
         scope = driver.scope_of(inputs.target, inputs.policy.schemas)
         load = load_hcl_on_dev if inputs.desired_format == "hcl" else load_sql_on_dev
-        desired = load(inputs.desired_text, dev, scope, inputs.policy)
+        desired = load(inputs.desired_text, dev, scope, inputs.policy, target=inputs.target)
+    except LockTimeoutError as err:  # another run is loading into the dev database
+        return waiting(outcome, generation, cond.REASON_GETTING_DEV_DB, str(err))
     except EngineError as err:
         return fail(outcome, generation, cond.REASON_CALCULATING_HASH, str(err))
     observed_hash = base64.b64encode(desired.sha256()).decode()
@@ -158,11 +162,17 @@ def apply_desired(
     """Plans against the target under the schema-apply lock, checks, applies."""
     driver = driver_for(inputs.target)
     try:
-        with driver.open(inputs.target) as session, driver.lock(session, SCHEMA_APPLY_LOCK):
+        scope = driver.scope_of(inputs.target, inputs.policy.schemas)
+        with (
+            driver.open(inputs.target) as session,
+            apply_lock(driver, session, scope, desired),
+        ):
             plan = plan_apply(session, driver, desired, inputs.policy)
             if guard_plan(outcome, generation, plan, inputs.policy):
                 return outcome
             report = execute_plan(session, driver, plan, inputs.policy.tx_mode)
+    except LockTimeoutError as err:
+        return waiting(outcome, generation, cond.REASON_RECONCILING, lock_wait_message(err))
     except EngineError as err:
         return fail(outcome, generation, cond.REASON_APPLYING_SCHEMA, str(err), EVENT_ERROR)
     if report.error:
@@ -177,6 +187,10 @@ def apply_desired(
     cond.set_ready(status, generation, message)
     outcome.event(NORMAL, cond.REASON_APPLIED, "Applied schema")
     return outcome
+
+
+def lock_wait_message(err: LockTimeoutError) -> str:
+    return f"waiting for another apply to finish: {err}"
 
 
 def guard_plan(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from atlas_operator.engine.drivers.base import EngineError
+from atlas_operator.engine.sandbox import check_dev_url
 from atlas_operator.engine.states import default_dev_url
 from atlas_operator.engine.urls import DatabaseURL, parse_url
 from atlas_operator.operator.outcome import Outcome
@@ -51,9 +52,11 @@ def needs_managed(spec: TargetAndProjectFields, target: DatabaseURL, explicit: s
 def unmanaged_dev_url(target: DatabaseURL, explicit: str | None) -> DatabaseURL:
     """The explicit dev URL, or an in-memory SQLite database for SQLite targets."""
     try:
-        return parse_url(explicit) if explicit else default_dev_url(target)
+        dev = parse_url(explicit) if explicit else default_dev_url(target)
+        check_dev_url(dev, target)  # never the target itself (engine/sandbox.py)
     except (ValueError, EngineError) as err:
         raise DevDBError(f"spec.devURL: {err}") from None
+    return dev
 
 
 class LocalDevDatabases:

@@ -16,6 +16,8 @@ from atlas_operator.operator.conditions import HasConditions
 
 PENDING_REQUEUE = 5.0
 """Seconds between polls while waiting for a dev database or an approval."""
+LOCK_REQUEUE = 5.0
+"""Seconds before trying again when another apply holds the lock a pass needs."""
 BACKOFF_UNIT = 5.0
 """A failed resource comes back after `failed × BACKOFF_UNIT` seconds (linear, as upstream)."""
 
@@ -44,6 +46,9 @@ class Outcome(Generic[StatusT]):
     """None: wait for the next change; 0: at once; otherwise seconds."""
     used_dev_db: bool = False
     """A dev database was acquired, so a Ready outcome triggers its clean-up."""
+    wait_after: float | None = None
+    """Set by a pass that waits for something held elsewhere (a lock): the requeue
+    delay, in place of the one its reason implies."""
 
     @property
     def ready(self) -> bool:
@@ -70,6 +75,8 @@ def schedule(outcome: Outcome[StatusT], backoff_limit: int) -> Outcome[StatusT]:
     reason = outcome.reason
     if outcome.ready:
         outcome.requeue_after = None
+    elif outcome.wait_after is not None and reason in cond.NON_FAILURE_REASONS:
+        outcome.requeue_after = outcome.wait_after
     elif reason == cond.REASON_RECONCILING:
         outcome.requeue_after = 0
     elif reason in cond.NON_FAILURE_REASONS:
@@ -106,3 +113,18 @@ def reconciling(outcome: Outcome[StatusT], generation: int, message: str) -> Out
     """Ready=False/Reconciling, come back at once: shown before slow work starts."""
     cond.set_reconciling(outcome.status, generation, message)
     return outcome
+
+
+def waiting(
+    outcome: Outcome[StatusT],
+    generation: int,
+    reason: str,
+    message: str,
+    after: float = LOCK_REQUEUE,
+) -> Outcome[StatusT]:
+    """A pending state (a non-failure reason: Ready=False, Reconciling=True, `failed`
+    unchanged) that comes back after `after` seconds: another apply holds a lock this
+    pass needs. Waiting is not failing, so it never counts toward `backoffLimit`."""
+    assert reason in cond.NON_FAILURE_REASONS, reason
+    outcome.wait_after = after
+    return fail(outcome, generation, reason, message)

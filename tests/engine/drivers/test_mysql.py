@@ -1046,7 +1046,7 @@ create view v as select id from t;
 create function f() returns int deterministic return 1;
 create procedure p() begin select 1; end;
 create trigger tr before insert on t for each row set new.id = new.id;
-create event ev on schedule every 1 day do delete from t;
+create event ev on schedule every 1 day disable do delete from t;
 """
 
 

@@ -854,7 +854,7 @@ create domain positive as int check (value > 0);
 create sequence standalone;
 create table t (id serial primary key, m mood, n positive);
 create view v as select id from t;
-create materialized view mv as select id from t;
+create materialized view mv as select id from t with no data;
 create function touch() returns trigger language plpgsql as $$ begin return new; end $$;
 create trigger tr before insert on t for each row execute function touch();
 """

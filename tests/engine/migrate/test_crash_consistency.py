@@ -101,19 +101,22 @@ def verify_exactly_once(url: DatabaseURL) -> None:
 Fault = Callable[[Case, float, Random], int | None]
 
 
-def inject(case: Case, fault: Fault, rng: Random, count: int = FAULTS) -> None:
-    """Injects `count` faults; an episode that completes is verified and started afresh."""
+def inject(case: Case, fault: Fault, rng: Random, count: int = FAULTS) -> dict[str, int]:
+    """Injects `count` faults; an episode that completes is verified (a duplicate or a
+    stuck database fails the test) and started afresh. Returns what happened."""
     window = faults.timed_run(case.work()) * 1.2
     verify_exactly_once(case.url)
     case.url = case.dbs.new(case.kind)
-    injected = 0
+    injected = episodes = 0
     while injected < count:
         code = fault(case, window, rng)
         if code == faults.CHILD_OK:
             case.finish_and_verify()
+            episodes += 1
         else:
             injected += 1
     case.finish_and_verify()
+    return {"faults": injected, "episodes": episodes + 1, "duplicates": 0, "stuck": 0}
 
 
 def sigkill(case: Case, window: float, rng: Random) -> int | None:

@@ -12,14 +12,18 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from hashlib import sha256
+from typing import TYPE_CHECKING, Any, Literal
 
 from atlas_operator.engine.changes import Change
 from atlas_operator.engine.model import Realm, Unmanaged
 from atlas_operator.engine.statements import Dialect
 from atlas_operator.engine.urls import DatabaseURL
+
+if TYPE_CHECKING:
+    from atlas_operator.engine.sandbox import Refusal
 
 
 class EngineError(Exception):
@@ -39,7 +43,17 @@ class LockTimeoutError(EngineError):
 
 
 SCHEMA_APPLY_LOCK = "atlas_schema_apply"
+"""The declarative apply lock's prefix: the lock itself is per target schema
+(`scoped_lock_name`), unlike Atlas's one server-wide name."""
 LOCK_TIMEOUT = 10.0
+DEV_LOCK = "atlas_dev"
+"""Held by a run while it loads, inspects and cleans a dev database (engine/devrun.py)."""
+DEV_LOCK_TIMEOUT = 60.0
+DEV_MARKER = "atlas_dev_marker"
+"""The dev-run marker: a table in a bound dev schema, a schema (database) of its own in
+realm scope. Reserved: `clean` and `is_clean` never count it (engine/devrun.py)."""
+LOCK_NAME_LIMIT = 64
+"""MySQL's limit on `GET_LOCK` names (PostgreSQL hashes any name to its key)."""
 
 
 def fnv1_32(name: str) -> int:
@@ -49,6 +63,16 @@ def fnv1_32(name: str) -> int:
         value = (value * 0x01000193) & 0xFFFFFFFF
         value ^= byte
     return value
+
+
+def scoped_lock_name(base: str, part: str) -> str:
+    """`base:part`, with `part` replaced by a digest when the whole would not fit
+    MySQL's 64-character lock names."""
+    name = f"{base}:{part}"
+    if len(name) <= LOCK_NAME_LIMIT:
+        return name
+    room = LOCK_NAME_LIMIT - len(base) - 1
+    return f"{base}:{sha256(part.encode()).hexdigest()[:room]}"
 
 
 @dataclass(frozen=True)
@@ -117,6 +141,16 @@ class Session(ABC):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Runs a query and returns every row."""
 
+    scripts: bool = False
+    """Whether `execute_script` sends its statements in one round trip."""
+
+    def execute_script(self, texts: Sequence[str]) -> None:
+        """Runs statements in order, in one round trip where the session can; raises
+        `DatabaseError` for the first failure, without saying which statement failed
+        (callers that need to know run the statements one by one again)."""
+        for text in texts:
+            self.execute(text)
+
     @abstractmethod
     def begin(self) -> None: ...
 
@@ -157,10 +191,19 @@ class Driver(ABC):
     """Whether many statements can be sent as one request inside a transaction (PostgreSQL)."""
     case_insensitive_names: bool = False
     """Whether the database folds identifier case when it compares names (SQLite)."""
+    locks_per_schema: bool = True
+    """Whether apply locks are named per schema (False: the lock is per database
+    already, as SQLite's lock file is)."""
 
     @abstractmethod
     def open(self, url: DatabaseURL) -> Session:
         """Connects; raises `DatabaseError` naming the redacted URL when it cannot."""
+
+    def open_for_migrations(self, url: DatabaseURL) -> Session:
+        """A session for running migration files, which may send statements in batches
+        (`Session.execute_script`). Dev databases never get one: a batch is judged as a
+        whole by the server, while the desired-state sandbox judges one statement."""
+        return self.open(url)
 
     @abstractmethod
     def inspect(self, session: Session, scope: Scope) -> Realm:
@@ -183,12 +226,52 @@ class Driver(ABC):
     def clean(self, session: Session, scope: Scope) -> None:
         """Empties a dev database (the schemas in scope) after use."""
 
+    @abstractmethod
+    def sandbox_refusal(self, sql: str, scope: Scope) -> Refusal | None:
+        """Why one statement of a desired state may not run on the dev database, or
+        None when it only defines schema objects within `scope`.
+
+        A desired schema is a description: CREATE/ALTER/DROP/COMMENT of the schema
+        objects the driver knows, a short allow-list of session settings and plain
+        transaction control. Everything else is refused (data changes, queries, calls,
+        files, other databases or schemas, roles, privileges, server settings), judged
+        from the statement's head and the names it defines, never from routine bodies.
+        Every driver implements it (engine/sandbox.py walks the statements)."""
+
+    @abstractmethod
+    def sandboxed(self, session: Session, scope: Scope) -> AbstractContextManager[None]:
+        """What the database itself enforces while a desired state loads on the dev
+        `session` (SQLite's authorizer, a restricted role where the dev URL names one),
+        undone on exit."""
+
     def scope_of(self, url: DatabaseURL, schemas: Sequence[str] = ()) -> Scope:
         return Scope(bound=url.schema, schemas=tuple(schemas))
 
     def is_clean(self, session: Session, scope: Scope) -> bool:
         realm = self.inspect(session, scope)
-        return all(not schema.tables for schema in realm.schemas)
+        return all(
+            all(table.name == DEV_MARKER for table in schema.tables) for schema in realm.schemas
+        )
+
+    def schema_names(self, session: Session, scope: Scope) -> list[str]:
+        """The schemas in scope that exist (drivers answer with one catalog query)."""
+        return [schema.name for schema in self.inspect(session, scope).schemas]
+
+    # --- dev-run marker and lock (engine/devrun.py) ------------------------------------
+
+    def dev_lock_name(self, url: DatabaseURL, scope: Scope) -> str:
+        """The session lock a run holds while it uses this dev database in `scope`."""
+        return DEV_LOCK
+
+    def has_dev_marker(self, session: Session, scope: Scope) -> bool:
+        """Whether a run's marker is in the dev database."""
+        return False
+
+    def mark_dev(self, session: Session, scope: Scope) -> None:
+        """Writes (and commits) the marker before anything is loaded."""
+
+    def unmark_dev(self, session: Session, scope: Scope) -> None:
+        """Removes the marker, once everything else is cleaned."""
 
     def unmanaged_objects(self, session: Session, scope: Scope) -> list[Unmanaged]:
         """Objects in scope that `inspect` does not model (so no plan can create them)."""

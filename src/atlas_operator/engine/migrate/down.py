@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from atlas_operator.engine.declarative import ApplyPolicy, dev_scope, execute_plan, plan_apply
+from atlas_operator.engine.devrun import dev_session, inspect_dev
 from atlas_operator.engine.drivers import driver_for
 from atlas_operator.engine.drivers.base import DatabaseError, Driver, Scope, Session
 from atlas_operator.engine.exclude import exclude_realm
@@ -39,16 +40,10 @@ class DownResult:
 
 @contextmanager
 def clean_dev(driver: Driver, dev_url: DatabaseURL, scope: Scope) -> Iterator[Session]:
-    """A dev database session that must start empty and is emptied afterwards."""
-    with driver.open(dev_url) as dev:
-        if not driver.is_clean(dev, scope):
-            raise MigrateError(
-                f"the dev database {dev_url.redacted()} is not clean: it must be empty before use"
-            )
-        try:
-            yield dev
-        finally:
-            driver.clean(dev, scope)
+    """A dev database session this run owns (engine/devrun.py): it must start empty, or
+    hold only a dead run's leftovers, and is emptied afterwards."""
+    with dev_session(driver, dev_url, scope, MigrateError) as dev:
+        yield dev
 
 
 def replay(driver: Driver, dev: Session, files: Sequence[MigrationFile]) -> None:
@@ -84,7 +79,7 @@ def state_at(
     inspect_scope = dev_scope(driver, dev_url, scope, ApplyPolicy())
     with clean_dev(driver, dev_url, inspect_scope) as dev:
         replay(driver, dev, files)
-        realm = driver.inspect(dev, inspect_scope)
+        realm = inspect_dev(driver, dev, inspect_scope)
     return exclude_realm(realm, exclude, inspect_scope.bound)
 
 

@@ -226,7 +226,7 @@ def open_target(
     url: DatabaseURL, options: MigrateOptions, *, lock: bool = True
 ) -> Iterator[Target]:
     driver = driver_for(url)
-    with driver.open(url) as session:
+    with driver.open_for_migrations(url) as session:
         schema = revisions_schema(driver, url, options.revisions_schema)
         target = Target(
             driver,

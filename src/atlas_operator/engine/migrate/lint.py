@@ -28,6 +28,7 @@ from atlas_operator.engine.changes import (
     ModifyTable,
 )
 from atlas_operator.engine.declarative import ApplyPolicy, dev_scope, diff_states
+from atlas_operator.engine.devrun import inspect_dev
 from atlas_operator.engine.drivers import driver_for
 from atlas_operator.engine.drivers.base import DatabaseError, Driver, Session
 from atlas_operator.engine.migrate.dir import MigrateError, MigrationDir, MigrationFile
@@ -105,7 +106,7 @@ def migrate_lint(directory: MigrationDir, dev_url: DatabaseURL, latest: int = 1)
     report = LintReport([])
     with clean_dev(driver, dev_url, scope) as dev:
         replay(driver, dev, from_last_checkpoint(base) if base else [])
-        state = driver.inspect(dev, scope)
+        state = inspect_dev(driver, dev, scope)
         for f in new:
             lint = FileLint(f)
             report.files.append(lint)
@@ -125,7 +126,7 @@ def run_statements(
             dev.execute(statement.text)
         except DatabaseError as err:
             return steps, state, f'executing statement "{statement.text}": {err}'
-        after = driver.inspect(dev, scope)
+        after = inspect_dev(driver, dev, scope)
         changes = diff_states(state, after, scope, fold_case=driver.case_insensitive_names)
         nolint = statement.directives("nolint")
         steps.append(StatementChanges(statement.text, statement.position, changes, nolint))

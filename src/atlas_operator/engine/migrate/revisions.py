@@ -7,6 +7,7 @@ database migrated by Atlas is up to date for us and the other way round.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +21,9 @@ DEFAULT_SCHEMA = "atlas_schema_revisions"
 CLOUD_IDENTIFIER = ".atlas_cloud_identifier"
 
 BASELINE, EXECUTED, RESOLVED = 1, 2, 4
+# Versions and statement hashes are written as SQL literals only when they hold nothing
+# a dialect could read specially (quotes, backslashes).
+PLAIN = re.compile(r"[\w.,:+/=\[\]\" -]*")
 TYPE_NAMES = {
     BASELINE: "baseline",
     EXECUTED: "applied",
@@ -180,6 +184,19 @@ class RevisionStore:
             updates = ", ".join(f"{self.quote(c)} = excluded.{self.quote(c)}" for c in UPDATED)
             sql = f"{insert} ON CONFLICT (version) DO UPDATE SET {updates}"
         self.session.query(sql, values)
+
+    def progress_sql(self, revision: Revision) -> str | None:
+        """The O(1) progress update as one literal statement, to travel in the same round
+        trip as the statements it counts; None when a value is not plain enough to be
+        written as a literal safely (the caller then uses `write`)."""
+        texts = [revision.version, json.dumps(revision.partial_hashes)]
+        if not all(PLAIN.fullmatch(text) for text in texts):
+            return None
+        return (
+            f"UPDATE {self.qualified} SET applied = {int(revision.applied)},"
+            f" partial_hashes = '{texts[1]}', error = NULL, error_stmt = NULL,"
+            f" execution_time = {int(revision.execution_time)} WHERE version = '{texts[0]}'"
+        )
 
     def delete(self, version: str) -> None:
         self.session.query(f"DELETE FROM {self.qualified} WHERE version = {self.mark}", [version])

@@ -39,6 +39,8 @@ user's answer when the database cannot tell."""
 
 INTERRUPTED = "atlas-operator: interrupted: "
 """Prefix of the `error` of a revision whose statement was started but not recorded."""
+CHUNK_STATEMENTS, CHUNK_BYTES = 500, 1 << 20
+"""Statements sent in one round trip at most (by count and by size)."""
 BEFORE = re.compile(r"\[before (sha256:[0-9a-f]+)\]$")
 
 
@@ -98,6 +100,7 @@ class FileRun:
     operator_version: str
     resolution: Resolution = "check"
     texts: list[str] = field(init=False)
+    traits: list[StatementTraits] = field(init=False)
     sums: list[str] = field(init=False)
     revision: Revision = field(init=False)
     at_start: Revision = field(init=False)
@@ -106,6 +109,7 @@ class FileRun:
     def __post_init__(self) -> None:
         self.texts = [s.text for s in self.file.statements(self.driver.dialect)]
         self.sums = statement_sums(self.texts)
+        self.traits = [self.driver.statement_traits(text) for text in self.texts]
 
     # --- the revision row ---------------------------------------------------------------
 
@@ -193,8 +197,8 @@ class FileRun:
         file runs in the session it was written for."""
         if is_intent(self.revision):
             self.settle_interrupted()
-        for text in self.texts[: self.revision.applied]:
-            if self.driver.statement_traits(text).session_setting:
+        for text, traits in zip(self.texts, self.traits[: self.revision.applied], strict=False):
+            if traits.session_setting:
                 self.session.execute(text)
         self.at_start = replace(self.revision, partial_hashes=None)
 
@@ -227,7 +231,7 @@ class FileRun:
             return "ran"
         if self.resolution == "rerun":
             return "not-ran"
-        if self.driver.statement_traits(text).repeatable:
+        if self.traits[self.revision.applied].repeatable:
             return "not-ran"
         return str(
             self.driver.interrupted_outcome(self.session, text, intent_fingerprint(self.revision))
@@ -236,17 +240,47 @@ class FileRun:
     # --- running ------------------------------------------------------------------------
 
     def has_own_transactions(self) -> bool:
-        return any(self.driver.statement_traits(t).control for t in self.texts)
+        return any(traits.control for traits in self.traits)
 
     def run_wrapped(self) -> bool:
-        """Inside the caller's transaction: the revision is written once, at the end."""
-        for index in range(self.revision.applied, len(self.texts)):
-            try:
-                self.session.execute(self.texts[index])
-            except DatabaseError as err:
-                return self.fail(index, err)
-            self.report.applied.append(self.texts[index])
+        """Inside the caller's transaction: the revision is written once, at the end.
+        Statements travel in chunks, one round trip each, behind a savepoint: when a
+        chunk fails it is rolled back to the savepoint and run one statement at a time,
+        which names the failing statement with its own error."""
+        index = self.revision.applied
+        while index < len(self.texts):
+            end = self.chunk_end(index, len(self.texts))
+            if not self.run_chunk(index, end):
+                for single in range(index, end):
+                    try:
+                        self.session.execute(self.texts[single])
+                    except DatabaseError as err:
+                        return self.fail(single, err)
+                    self.report.applied.append(self.texts[single])
+            index = end
         self.write_done()
+        return True
+
+    def chunk_end(self, start: int, limit: int) -> int:
+        """Where a round trip's chunk starting at `start` ends (by count and size)."""
+        end, size = start, 0
+        while end < limit and end - start < CHUNK_STATEMENTS and size < CHUNK_BYTES:
+            size += len(self.texts[end])
+            end += 1
+        return end
+
+    def run_chunk(self, start: int, end: int) -> bool:
+        if not self.session.scripts or end - start < 2:
+            return False
+        # The savepoint goes first on its own: PostgreSQL parses a whole script before
+        # running any of it, so a syntax error would otherwise skip the savepoint too.
+        self.session.execute("SAVEPOINT atlas_chunk")
+        try:
+            self.session.execute_script([*self.texts[start:end], "RELEASE SAVEPOINT atlas_chunk"])
+        except DatabaseError:
+            self.session.execute("ROLLBACK TO SAVEPOINT atlas_chunk")
+            return False
+        self.report.applied.extend(self.texts[start:end])
         return True
 
     def run_steps(self, *, group: bool) -> bool:
@@ -256,7 +290,7 @@ class FileRun:
         outside: set[int] = set()
         index = self.revision.applied
         while index < len(self.texts):
-            traits = self.driver.statement_traits(self.texts[index])
+            traits = self.traits[index]
             if traits.control == "begin":
                 ok, index = self.run_own_transaction(index)
             elif traits.control or index in outside or not traits.transactional:
@@ -272,10 +306,12 @@ class FileRun:
     def run_group(self, start: int, group: bool, outside: set[int]) -> tuple[bool, int]:
         end = start + 1
         while group and end < len(self.texts) and end not in outside:
-            traits = self.driver.statement_traits(self.texts[end])
+            traits = self.traits[end]
             if not traits.transactional or traits.control:
                 break
             end += 1
+        if self.session.scripts and self.run_group_at_once(start, end):
+            return True, end
         self.session.begin()
         for index in range(start, end):
             try:
@@ -296,6 +332,35 @@ class FileRun:
             self.revision.applied = start
             return self.fail(end - 1, err), start
         return True, end
+
+    def run_group_at_once(self, start: int, end: int) -> bool:
+        """BEGIN, the statements (in chunks), the progress record and COMMIT in as few
+        round trips as possible. On any failure everything is rolled back and False
+        returned: the caller runs the group one statement at a time, which names the
+        failing statement (or succeeds, when the failure was transient)."""
+        r = self.revision
+        saved = replace(r)
+        r.applied, r.partial_hashes = end, [self.sums[end - 1]]
+        r.error = r.error_stmt = None
+        r.execution_time = time.monotonic_ns() - self.started
+        progress = self.store.progress_sql(r)
+        if progress is None:
+            self.revision = saved
+            return False
+        try:
+            index = start
+            while index < end:
+                chunk = self.chunk_end(index, end)
+                head = ["BEGIN"] if index == start else []
+                tail = [progress, "COMMIT"] if chunk == end else []
+                self.session.execute_script([*head, *self.texts[index:chunk], *tail])
+                index = chunk
+        except DatabaseError:
+            self.rollback_quietly()
+            self.revision = saved
+            return False
+        self.report.applied.extend(self.texts[start:end])
+        return True
 
     def run_outside(self, index: int, traits: StatementTraits) -> bool:
         """A statement that commits on its own: intent first, then the statement, then
@@ -318,8 +383,7 @@ class FileRun:
         they commit (or roll back) with the statements they count."""
         index = start
         while index < len(self.texts):
-            text = self.texts[index]
-            traits = self.driver.statement_traits(text)
+            text, traits = self.texts[index], self.traits[index]
             if index > start and not traits.transactional and not traits.control:
                 # An implicit commit (MySQL DDL) ends the file's transaction.
                 return self.run_outside(index, traits), index + 1

@@ -1,8 +1,14 @@
-"""MySQL/MariaDB dev-database cleaning: `clean`, `is_clean` and unmanaged-object listing."""
+"""MySQL/MariaDB dev-database cleaning: `clean`, `is_clean`, the dev-run marker and
+unmanaged-object listing.
+
+The marker (engine/devrun.py) is a table `atlas_dev_marker` in a bound dev database,
+and a database `atlas_dev_marker` of its own in realm scope; `clean` and `is_clean`
+leave it out, so it is removed last, by `unmark`.
+"""
 
 from __future__ import annotations
 
-from atlas_operator.engine.drivers.base import Scope, Session
+from atlas_operator.engine.drivers.base import DEV_MARKER, Scope, Session
 from atlas_operator.engine.drivers.mysql.inspect import SYSTEM_SCHEMAS
 from atlas_operator.engine.drivers.mysql.session import quote, text_rows
 from atlas_operator.engine.model import Unmanaged
@@ -37,6 +43,7 @@ def clean_statements(session: Session, scope: Scope) -> list[str]:
     drops = [
         f"DROP {DROP_KINDS.get(kind, 'TABLE')} IF EXISTS {quote(scope.bound)}.{quote(name)}"
         for name, kind in rows
+        if name != DEV_MARKER
     ]
     # Routines and events do not go with the tables; left behind, the next load of the
     # same desired SQL would fail with "already exists".
@@ -53,7 +60,7 @@ def clean_statements(session: Session, scope: Scope) -> list[str]:
 
 def user_schemas(session: Session, scope: Scope) -> list[str]:
     rows = text_rows(session, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY 1")
-    return [n for (n,) in rows if n not in SYSTEM_SCHEMAS and scope.includes(n)]
+    return [n for (n,) in rows if n not in SYSTEM_SCHEMAS and n != DEV_MARKER and scope.includes(n)]
 
 
 def unmanaged_objects(session: Session, scope: Scope) -> list[Unmanaged]:
@@ -71,10 +78,42 @@ def is_clean(session: Session, scope: Scope) -> bool:
     if scope.bound is None:
         return not user_schemas(session, scope)
     rows = session.query(
-        "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s",
-        [scope.bound],
+        "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s"
+        " AND TABLE_NAME <> %s",
+        [scope.bound, DEV_MARKER],
     )
     return int(rows[0][0]) == 0
+
+
+def has_marker(session: Session, scope: Scope) -> bool:
+    if scope.bound is None:
+        query = "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s"
+        params = [DEV_MARKER]
+    else:
+        query = (
+            "SELECT COUNT(*) FROM information_schema.TABLES"
+            " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s"
+        )
+        params = [scope.bound, DEV_MARKER]
+    return int(session.query(query, params)[0][0]) > 0
+
+
+def mark(session: Session, scope: Scope) -> None:
+    if scope.bound is None:
+        session.execute(f"CREATE DATABASE IF NOT EXISTS {quote(DEV_MARKER)}")
+        return
+    # A primary key: servers with sql_require_primary_key refuse tables without one.
+    session.execute(
+        f"CREATE TABLE IF NOT EXISTS {quote(scope.bound)}.{quote(DEV_MARKER)}"
+        " (id int NOT NULL PRIMARY KEY)"
+    )
+
+
+def unmark(session: Session, scope: Scope) -> None:
+    if scope.bound is None:
+        session.execute(f"DROP DATABASE IF EXISTS {quote(DEV_MARKER)}")
+        return
+    session.execute(f"DROP TABLE IF EXISTS {quote(scope.bound)}.{quote(DEV_MARKER)}")
 
 
 def clean(session: Session, scope: Scope) -> None:

@@ -4,10 +4,11 @@ and cleaning roles wired together."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from atlas_operator.engine.changes import Change
 from atlas_operator.engine.drivers.base import (
+    DEV_LOCK,
     LOCK_TIMEOUT,
     Driver,
     LockTimeoutError,
@@ -15,8 +16,9 @@ from atlas_operator.engine.drivers.base import (
     Scope,
     Session,
     StatementTraits,
+    scoped_lock_name,
 )
-from atlas_operator.engine.drivers.mysql import clean, execution
+from atlas_operator.engine.drivers.mysql import clean, execution, sandbox
 from atlas_operator.engine.drivers.mysql.inspect import Inspector
 from atlas_operator.engine.drivers.mysql.plan import Planner
 from atlas_operator.engine.drivers.mysql.session import (
@@ -28,6 +30,7 @@ from atlas_operator.engine.drivers.mysql.session import (
 )
 from atlas_operator.engine.model import Realm, Unmanaged
 from atlas_operator.engine.plan import order_changes
+from atlas_operator.engine.sandbox import Refusal
 from atlas_operator.engine.statements import Dialect
 from atlas_operator.engine.urls import DatabaseURL
 
@@ -65,6 +68,11 @@ class MySQLDriver(Driver):
         self.learn(session)
         return session
 
+    def open_for_migrations(self, url: DatabaseURL) -> MySQLSession:
+        session = MySQLSession(url, multi_statements=True)
+        self.learn(session)
+        return session
+
     def inspect(self, session: Session, scope: Scope) -> Realm:
         return Inspector(session, scope, self.learn(session)).realm()
 
@@ -87,6 +95,31 @@ class MySQLDriver(Driver):
 
     def clean(self, session: Session, scope: Scope) -> None:
         clean.clean(session, scope)
+
+    def sandbox_refusal(self, sql: str, scope: Scope) -> Refusal | None:
+        return sandbox.refusal(sql, scope)
+
+    def sandboxed(self, session: Session, scope: Scope) -> AbstractContextManager[None]:
+        return sandbox.sandboxed(session, scope)
+
+    def schema_names(self, session: Session, scope: Scope) -> list[str]:
+        if scope.bound is not None:
+            return [scope.bound]
+        return clean.user_schemas(session, scope)
+
+    def dev_lock_name(self, url: DatabaseURL, scope: Scope) -> str:
+        """`GET_LOCK` is server-wide: a bound dev database gets a lock of its own; realm
+        scope creates databases anywhere on the server, so it takes the server's."""
+        return DEV_LOCK if scope.bound is None else scoped_lock_name(DEV_LOCK, scope.bound)
+
+    def has_dev_marker(self, session: Session, scope: Scope) -> bool:
+        return clean.has_marker(session, scope)
+
+    def mark_dev(self, session: Session, scope: Scope) -> None:
+        clean.mark(session, scope)
+
+    def unmark_dev(self, session: Session, scope: Scope) -> None:
+        clean.unmark(session, scope)
 
     def statement_traits(self, sql: str) -> StatementTraits:
         return execution.statement_traits(sql)

@@ -1,10 +1,17 @@
-"""PostgreSQL dev-database cleaning: `clean`, `is_clean` and unmanaged-object listing."""
+"""PostgreSQL dev-database cleaning: `clean`, `is_clean`, the dev-run marker and
+unmanaged-object listing.
+
+The marker (engine/devrun.py) is a table `atlas_dev_marker` in a bound dev schema, and
+a schema `atlas_dev_marker` of its own in realm scope (a desired state may drop and
+recreate `public`); `clean` and `is_clean` leave it out, so it is removed last, by
+`unmark`.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from atlas_operator.engine.drivers.base import Scope, Session
+from atlas_operator.engine.drivers.base import DEV_MARKER, Scope, Session
 from atlas_operator.engine.drivers.postgres.inspect import NOT_EXTENSION_MEMBER, user_schemas
 from atlas_operator.engine.drivers.postgres.session import PostgresSession, quote
 from atlas_operator.engine.model import Unmanaged
@@ -93,7 +100,11 @@ DROP_ORDER = (
 def droppable_objects(session: Session, schemas: list[str]) -> list[tuple[str, str]]:
     """(kind, qualified name) of every object `clean` drops in these schemas."""
     rows = session.query(DROPPABLE_QUERY, [schemas] * DROPPABLE_QUERY.count("%s"))
-    return [(kind, name) for kind, name in rows]
+    return [(kind, name) for kind, name in rows if not is_marker(kind, name)]
+
+
+def is_marker(kind: str, qualified: str) -> bool:
+    return kind == "TABLE" and qualified.rsplit(".", 1)[-1] == DEV_MARKER
 
 
 def drop_statements(objects: list[tuple[str, str]]) -> list[str]:
@@ -121,7 +132,7 @@ def is_clean(session: Session, scope: Scope) -> bool:
     or function would make the next load of the same desired SQL fail anyway."""
     if scope.bound is not None:
         return not droppable_objects(session, [scope.bound])
-    schemas = [name for name, _ in user_schemas(session)]
+    schemas = [name for name, _ in user_schemas(session) if name != DEV_MARKER]
     if any(name != "public" for name in schemas):
         return False
     return not droppable_objects(session, schemas)
@@ -137,7 +148,7 @@ def clean(session: Session, scope: Scope) -> None:
         keep = scope.bound
     else:
         keep = "public"
-        others = [name for name, _ in user_schemas(session) if name != keep]
+        others = [name for name, _ in user_schemas(session) if name not in (keep, DEV_MARKER)]
         if others:
             session.execute(f"DROP SCHEMA IF EXISTS {', '.join(map(quote, others))} CASCADE")
     for statement in drop_statements(droppable_objects(session, [keep])):
@@ -145,3 +156,33 @@ def clean(session: Session, scope: Scope) -> None:
     # Only when missing: CREATE SCHEMA needs the CREATE privilege even with IF NOT EXISTS.
     if not session.query("SELECT 1 FROM pg_namespace WHERE nspname = %s", [keep]):
         session.execute(f"CREATE SCHEMA {quote(keep)}")
+
+
+def has_marker(session: Session, scope: Scope) -> bool:
+    if scope.bound is None:
+        query, params = "SELECT 1 FROM pg_namespace WHERE nspname = %s", [DEV_MARKER]
+    else:
+        query = (
+            "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = %s AND c.relname = %s"
+        )
+        params = [scope.bound, DEV_MARKER]
+    return bool(session.query(query, params))
+
+
+def mark(session: Session, scope: Scope) -> None:
+    if isinstance(session, PostgresSession):
+        session.rollback()
+    if scope.bound is None:
+        session.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(DEV_MARKER)}")
+    else:
+        session.execute(f"CREATE TABLE IF NOT EXISTS {quote(scope.bound)}.{quote(DEV_MARKER)} ()")
+
+
+def unmark(session: Session, scope: Scope) -> None:
+    if isinstance(session, PostgresSession):
+        session.rollback()
+    if scope.bound is None:
+        session.execute(f"DROP SCHEMA IF EXISTS {quote(DEV_MARKER)} CASCADE")
+    else:
+        session.execute(f"DROP TABLE IF EXISTS {quote(scope.bound)}.{quote(DEV_MARKER)}")

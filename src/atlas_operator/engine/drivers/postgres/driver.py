@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from atlas_operator.engine.changes import Change
 from atlas_operator.engine.drivers.base import (
@@ -20,12 +20,13 @@ from atlas_operator.engine.drivers.base import (
     StatementTraits,
     fnv1_32,
 )
-from atlas_operator.engine.drivers.postgres import clean, execution
-from atlas_operator.engine.drivers.postgres.inspect import inspect_realm
+from atlas_operator.engine.drivers.postgres import clean, execution, sandbox
+from atlas_operator.engine.drivers.postgres.inspect import inspect_realm, user_schemas
 from atlas_operator.engine.drivers.postgres.plan import Planner
 from atlas_operator.engine.drivers.postgres.session import PostgresSession
 from atlas_operator.engine.model import Realm, Unmanaged
 from atlas_operator.engine.plan import order_changes
+from atlas_operator.engine.sandbox import Refusal
 from atlas_operator.engine.statements import Dialect
 from atlas_operator.engine.urls import DatabaseURL
 
@@ -76,6 +77,29 @@ class PostgresDriver(Driver):
 
     def clean(self, session: Session, scope: Scope) -> None:
         clean.clean(session, scope)
+
+    def sandbox_refusal(self, sql: str, scope: Scope) -> Refusal | None:
+        return sandbox.refusal(sql, scope)
+
+    def sandboxed(self, session: Session, scope: Scope) -> AbstractContextManager[None]:
+        return sandbox.sandboxed(session, scope)
+
+    def schema_names(self, session: Session, scope: Scope) -> list[str]:
+        return [name for name, _ in user_schemas(session) if scope.includes(name)]
+
+    # Advisory locks are local to the database, so the default `dev_lock_name` (one
+    # lock per dev database, whatever the scope) needs no database in its name: realm
+    # and schema-bound runs on one database exclude each other, as they must (a realm
+    # clean drops every schema).
+
+    def has_dev_marker(self, session: Session, scope: Scope) -> bool:
+        return clean.has_marker(session, scope)
+
+    def mark_dev(self, session: Session, scope: Scope) -> None:
+        clean.mark(session, scope)
+
+    def unmark_dev(self, session: Session, scope: Scope) -> None:
+        clean.unmark(session, scope)
 
     def statement_traits(self, sql: str) -> StatementTraits:
         return execution.statement_traits(sql)

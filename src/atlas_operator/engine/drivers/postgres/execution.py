@@ -9,6 +9,7 @@ transaction block (CREATE/DROP INDEX CONCURRENTLY, VACUUM, CREATE DATABASE, …)
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 
 from atlas_operator.engine.drivers.base import (
@@ -27,6 +28,7 @@ from atlas_operator.engine.sqlhead import (
 )
 
 TRANSACTIONAL = StatementTraits()
+PLAIN_DML = re.compile(r"\s*(?:INSERT|UPDATE|DELETE)\s", re.IGNORECASE)
 SETTING = StatementTraits(session_setting=True, repeatable=True)
 REPEATABLE_OUTSIDE = StatementTraits(transactional=False, repeatable=True)
 OUTSIDE = StatementTraits(transactional=False)
@@ -47,6 +49,8 @@ def tokens_of(sql: str) -> list[Token]:
 
 
 def statement_traits(sql: str) -> StatementTraits:
+    if PLAIN_DML.match(sql):
+        return TRANSACTIONAL  # the common case of data migrations, without tokenizing
     tokens = tokens_of(sql)
     if not tokens:
         return TRANSACTIONAL

@@ -43,6 +43,14 @@ class PostgresSession(Session):
         except psycopg.Error as err:
             raise DatabaseError(scrub(server_message(err, sql), self.url)) from None
 
+    scripts = True
+
+    def execute_script(self, texts: Sequence[str]) -> None:
+        # Without parameters psycopg uses the simple query protocol, which takes many
+        # statements at once; "\n;" ends a statement even after a trailing line comment.
+        script = "\n".join(t if t.rstrip().endswith(";") else t + "\n;" for t in texts)
+        self.execute(script)
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
             cursor = self.conn.execute(sql.encode(), tuple(params) if params else None)

@@ -6,10 +6,11 @@ from __future__ import annotations
 import fcntl
 import os
 import tempfile
+import threading
 import time
 import zlib
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from atlas_operator.engine.changes import Change
 from atlas_operator.engine.drivers.base import (
@@ -22,14 +23,31 @@ from atlas_operator.engine.drivers.base import (
     Session,
     StatementTraits,
 )
-from atlas_operator.engine.drivers.sqlite import clean, execution
+from atlas_operator.engine.drivers.sqlite import clean, execution, sandbox
 from atlas_operator.engine.drivers.sqlite.inspect import inspect_main
 from atlas_operator.engine.drivers.sqlite.plan import any_rebuild, plan_change
 from atlas_operator.engine.drivers.sqlite.session import MAIN, SQLiteSession
 from atlas_operator.engine.model import Realm, Unmanaged
 from atlas_operator.engine.plan import order_changes
+from atlas_operator.engine.sandbox import Refusal
 from atlas_operator.engine.statements import Dialect
 from atlas_operator.engine.urls import DatabaseURL
+
+MEMORY_LOCKS: dict[str, threading.Lock] = {}
+MEMORY_LOCKS_GUARD = threading.Lock()
+
+
+@contextmanager
+def memory_lock(key: str, timeout: float) -> Iterator[None]:
+    with MEMORY_LOCKS_GUARD:
+        lock = MEMORY_LOCKS.setdefault(key, threading.Lock())
+    if not lock.acquire(timeout=max(timeout, 0.0)):
+        name = key.split(":", 1)[0]
+        raise LockTimeoutError(f"sql/schema: lock is held by other session ({name})")
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 class SQLiteDriver(Driver):
@@ -37,6 +55,7 @@ class SQLiteDriver(Driver):
     dialect = Dialect.SQLITE
     transactional_ddl = True
     case_insensitive_names = True
+    locks_per_schema = False  # the lock file is per database file already
 
     def open(self, url: DatabaseURL) -> SQLiteSession:
         return SQLiteSession(url)
@@ -47,8 +66,14 @@ class SQLiteDriver(Driver):
     @contextmanager
     def lock(self, session: Session, name: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
         """An exclusive `flock` on `$TMPDIR/<name>_<adler32 of the database>.lock`: the
-        kernel drops it with the process, so a killed applier leaves no stale lock."""
+        kernel drops it with the process, so a killed applier leaves no stale lock. An
+        in-memory database lives in this process only: a lock in memory is enough (and
+        leaves no file behind for every randomly named dev database)."""
         target = session.url.sqlite_target()[0]
+        if session.url.memory:
+            with memory_lock(f"{name}:{target}", timeout):
+                yield
+            return
         suffix = format(zlib.adler32(target.encode()), "x")
         path = os.path.join(tempfile.gettempdir(), f"{name}_{suffix}.lock")
         fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
@@ -93,6 +118,24 @@ class SQLiteDriver(Driver):
 
     def clean(self, session: Session, scope: Scope) -> None:
         clean.clean(session, scope)
+
+    def sandbox_refusal(self, sql: str, scope: Scope) -> Refusal | None:
+        return sandbox.refusal(sql, scope)
+
+    def sandboxed(self, session: Session, scope: Scope) -> AbstractContextManager[None]:
+        return sandbox.sandboxed(session, scope)
+
+    def schema_names(self, session: Session, scope: Scope) -> list[str]:
+        return [MAIN]
+
+    def has_dev_marker(self, session: Session, scope: Scope) -> bool:
+        return clean.has_marker(session)
+
+    def mark_dev(self, session: Session, scope: Scope) -> None:
+        clean.mark(session)
+
+    def unmark_dev(self, session: Session, scope: Scope) -> None:
+        clean.unmark(session)
 
     def before_apply(self, session: Session, statements: Sequence[PlannedStatement]) -> None:
         # A rebuild drops and recreates a table; with foreign keys on, the DROP would

@@ -8,12 +8,14 @@ again, so a rerun after a crash simply repeats them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from atlas_operator.engine.drivers.base import DatabaseError, StatementTraits
 from atlas_operator.engine.sqlhead import Token, find_word, head_tokens, starts_with
 
 TRANSACTIONAL = StatementTraits()
+PLAIN_DML = re.compile(r"\s*(?:INSERT|UPDATE|DELETE)\s", re.IGNORECASE)
 SESSION_OUTSIDE = StatementTraits(transactional=False, repeatable=True, session_setting=True)
 NO_TRANSACTION_ERRORS = ("within a transaction", "from within a transaction")
 
@@ -23,6 +25,8 @@ def tokens_of(sql: str) -> list[Token]:
 
 
 def statement_traits(sql: str) -> StatementTraits:
+    if PLAIN_DML.match(sql):
+        return TRANSACTIONAL  # the common case of data migrations, without tokenizing
     tokens = tokens_of(sql)
     if not tokens:
         return TRANSACTIONAL
