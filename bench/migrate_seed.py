@@ -22,11 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO))
+
+from tests.rig.databases import url_text  # noqa: E402
 
 from atlas_operator.engine.migrate.dir import MigrationDir  # noqa: E402
 from atlas_operator.engine.urls import DatabaseURL, parse_url  # noqa: E402
@@ -49,14 +50,6 @@ def write_dir(root: Path, body: str) -> Path:
     summed = MigrationDir.from_mapping({"1_seed.sql": body}).computed_sum().marshal()
     (root / "atlas.sum").write_bytes(summed)
     return root
-
-
-def url_text(url: DatabaseURL) -> str:
-    """The URL with its password, for the CLI's command line (loopback test servers)."""
-    text = url.redacted()
-    if url.password is None:
-        return text
-    return text.replace(":xxxxx@", f":{quote(url.password, safe='')}@", 1)
 
 
 def cli_apply(url: DatabaseURL, directory: Path, mode: str) -> float:

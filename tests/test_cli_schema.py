@@ -14,6 +14,7 @@ import pytest
 
 from atlas_operator.engine.drivers import driver_for
 from atlas_operator.engine.urls import parse_url
+from tests.rig.databases import Databases, run, url_text
 from tests.rig.services import ServiceURLs
 
 SCHEMA = "create table users (id int primary key, name text not null);\n"
@@ -157,3 +158,40 @@ def test_postgres_apply_needs_a_dev_url_and_works_with_one(
     finally:
         with driver.open(admin) as session:
             session.execute(f"DROP DATABASE IF EXISTS {dev_name} WITH (FORCE)")
+
+
+@pytest.mark.parametrize("kind", ["postgres", "mariadb", "sqlite"])
+def test_inspect_output_loads_back_as_the_desired_state(
+    dbs: Databases, tmp_path: Path, kind: str
+) -> None:
+    """`schema inspect` of a realm (PostgreSQL without search_path, which includes the
+    "public" every database has) diffs to nothing against the database it came from."""
+    target, dev = dbs.new(kind), dbs.new(kind)
+    run(target, "CREATE TABLE t (id int PRIMARY KEY, name varchar(20))")
+    inspected = cli("schema", "inspect", "-u", url_text(target))
+    assert inspected.returncode == 0, inspected.stderr
+    state = tmp_path / "state.sql"
+    state.write_text(inspected.stdout)
+    diff = cli(
+        "schema", "diff", "--from", url_text(target), "--to", f"file://{state}",
+        "--dev-url", url_text(dev),
+    )  # fmt: skip
+    assert diff.returncode == 0, diff.stderr
+    assert diff.stdout.strip() in ("", "Schemas are synced, no changes to be made.")
+
+
+def test_hcl_errors_name_the_file(tmp_path: Path) -> None:
+    state = tmp_path / "tables.hcl"
+    state.write_text(
+        'schema "main" {}\ntable "t" {\n  schema = schema.main\n'
+        '  column "id" {\n    type = int\n    null = "yes"\n  }\n}\n'
+    )
+    result = cli(
+        "schema", "apply", "-u", f"sqlite://{tmp_path / 'x.db'}", "--to", f"file://{state}",
+        "--dry-run",
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        'atlas-operator: tables.hcl: table "t": column "id": attribute "null" must be a bool,'
+        ' got string "yes"'
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from atlas_operator.engine.drivers import driver_for
 from atlas_operator.engine.urls import DatabaseURL, parse_url
@@ -50,3 +51,11 @@ def run(url: DatabaseURL, *statements: str) -> list[tuple[Any, ...]]:
         for statement in statements:
             rows = session.query(statement)
         return rows
+
+
+def url_text(url: DatabaseURL) -> str:
+    """The URL with its password, for the CLI's command line (loopback test servers)."""
+    text = url.redacted()
+    if url.password is None:
+        return text
+    return text.replace(":xxxxx@", f":{quote(url.password, safe='')}@", 1)

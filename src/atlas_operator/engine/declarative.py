@@ -144,14 +144,16 @@ def load_hcl_on_dev(
     policy: ApplyPolicy,
     *,
     target: DatabaseURL | None = None,
+    source: str = "schema.hcl",
 ) -> Realm:
-    """An Atlas HCL desired state, normalised through the dev database like SQL."""
+    """An Atlas HCL desired state, normalised through the dev database like SQL;
+    errors name `source` (the file or field it came from)."""
     from atlas_operator.engine.hcl import hcl_to_sql
 
     driver = driver_for(dev_url)
     scope = dev_scope(driver, dev_url, target_scope, policy)
-    sql = hcl_to_sql(text, driver, target_scope.bound, scope.bound)
-    return load_sql_on_dev(sql, dev_url, target_scope, policy, source="schema.hcl", target=target)
+    sql = hcl_to_sql(text, driver, target_scope.bound, scope.bound, source)
+    return load_sql_on_dev(sql, dev_url, target_scope, policy, source=source, target=target)
 
 
 def normalise_on_dev(

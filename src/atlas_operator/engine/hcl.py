@@ -468,13 +468,28 @@ def action(value: Any) -> str:
     return unquote(value).replace("_", " ").upper()
 
 
-def hcl_to_sql(text: str, driver: Any, target_bound: str | None, dev_bound: str | None) -> str:
+def hcl_to_sql(
+    text: str,
+    driver: Any,
+    target_bound: str | None,
+    dev_bound: str | None,
+    source: str = SOURCE,
+) -> str:
     """The DDL that creates the HCL's objects on an empty dev database of `driver`.
 
     In schema scope the HCL must hold exactly one schema, named like the target's
     (Atlas: "mismatched HCL and database schemas"); its tables are created
-    unqualified in the dev database's own schema.
-    """
+    unqualified in the dev database's own schema. Errors name `source` (the file)."""
+    try:
+        return render_hcl(text, driver, target_bound, dev_bound)
+    except HCLError as err:
+        message = str(err)
+        if source != SOURCE and message.startswith(f"{SOURCE}:"):
+            raise HCLError(source + message[len(SOURCE) :]) from None
+        raise
+
+
+def render_hcl(text: str, driver: Any, target_bound: str | None, dev_bound: str | None) -> str:
     from atlas_operator.engine.changes import AddSchema
     from atlas_operator.engine.diff import diff_realms, diff_schemas
     from atlas_operator.engine.drivers.base import Scope

@@ -63,7 +63,7 @@ def load_state(
         dev = dev_url or default_dev_url(target)
         scope = scope_for(target or dev, policy)
         if source.lower().endswith(".hcl"):
-            return load_hcl_on_dev(text, dev, scope, policy, target=target)
+            return load_hcl_on_dev(text, dev, scope, policy, target=target, source=source)
         return load_sql_on_dev(text, dev, scope, policy, source=source, target=target)
     url = parse_url(ref)
     driver = driver_for(url)

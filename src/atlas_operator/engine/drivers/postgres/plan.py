@@ -109,9 +109,13 @@ class Planner:
                 f'cannot add schema "{schema.name}": the URL is bound to schema '
                 f'"{self.scope.bound}"'
             )
+        # PostgreSQL creates "public" in every new database, so (as Atlas does) it is
+        # created only if missing: inspect output then loads back on a fresh database.
+        guard = "IF NOT EXISTS " if schema.name == "public" else ""
         statements = [
             PlannedStatement(
-                f"CREATE SCHEMA {quote(schema.name)}", f'Add new schema named "{schema.name}"'
+                f"CREATE SCHEMA {guard}{quote(schema.name)}",
+                f'Add new schema named "{schema.name}"',
             )
         ]
         if schema.comment is not None:
