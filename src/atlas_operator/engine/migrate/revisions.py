@@ -185,6 +185,23 @@ class RevisionStore:
             sql = f"{insert} ON CONFLICT (version) DO UPDATE SET {updates}"
         self.session.query(sql, values)
 
+    def update_progress(self, revision: Revision) -> None:
+        """Writes only what progress changes, on a row `write` created."""
+        sql = (
+            f"UPDATE {self.qualified} SET applied = {self.mark},"
+            f" partial_hashes = {self.value_mark('partial_hashes')}, error = {self.mark},"
+            f" error_stmt = {self.mark}, execution_time = {self.mark} WHERE version = {self.mark}"
+        )
+        values = [
+            revision.applied,
+            json.dumps(revision.partial_hashes),
+            revision.error,
+            revision.error_stmt,
+            revision.execution_time,
+            revision.version,
+        ]
+        self.session.query(sql, values)
+
     def progress_sql(self, revision: Revision) -> str | None:
         """The O(1) progress update as one literal statement, to travel in the same round
         trip as the statements it counts; None when a value is not plain enough to be

@@ -105,6 +105,8 @@ class FileRun:
     revision: Revision = field(init=False)
     at_start: Revision = field(init=False)
     started: int = field(default_factory=time.monotonic_ns)
+    intent_written: int = -1
+    """The statement whose intent the last progress record already holds."""
 
     def __post_init__(self) -> None:
         self.texts = [s.text for s in self.file.statements(self.driver.dialect)]
@@ -115,6 +117,7 @@ class FileRun:
 
     def load_revision(self) -> None:
         """Reads (or starts) the file's revision and checks what already ran is unchanged."""
+        self.started = time.monotonic_ns()  # the file's own time, not its queue's
         f = self.file
         existing = self.store.read(f.version)
         revision = existing or Revision(
@@ -156,14 +159,18 @@ class FileRun:
     def full_hashes(self, applied: int) -> list[str] | None:
         return self.sums[:applied] or None
 
-    def write_progress(self, applied: int) -> None:
-        """O(1): the count and the last cumulative hash; clears an intent or old error."""
+    def mark_progress(self, applied: int) -> None:
+        """The count and the last cumulative hash (O(1)), in memory; clears an intent."""
         r = self.revision
         r.applied = applied
         r.partial_hashes = [self.sums[applied - 1]] if applied else None
         r.error = r.error_stmt = None
         r.execution_time = time.monotonic_ns() - self.started
-        self.store.write(r)
+
+    def write_progress(self, applied: int) -> None:
+        """Records progress; the row exists (written when the file started)."""
+        self.mark_progress(applied)
+        self.store.update_progress(self.revision)
 
     def write_done(self) -> None:
         r = self.revision
@@ -293,8 +300,8 @@ class FileRun:
             traits = self.traits[index]
             if traits.control == "begin":
                 ok, index = self.run_own_transaction(index)
-            elif traits.control or index in outside or not traits.transactional:
-                ok, index = self.run_outside(index, traits), index + 1
+            elif self.runs_outside(index, outside):
+                ok, index = self.run_outside(index, traits, outside), index + 1
             else:
                 ok, index = self.run_group(index, group, outside)
             if not ok:
@@ -362,21 +369,46 @@ class FileRun:
         self.report.applied.extend(self.texts[start:end])
         return True
 
-    def run_outside(self, index: int, traits: StatementTraits) -> bool:
+    def runs_outside(self, index: int, outside: set[int]) -> bool:
+        """Whether statement `index` runs on its own, outside a transaction (the step loop
+        and its look-ahead must agree)."""
+        traits = self.traits[index]
+        if traits.control == "begin":
+            return False
+        return bool(traits.control) or index in outside or not traits.transactional
+
+    def run_outside(
+        self, index: int, traits: StatementTraits, outside: set[int] | None = None
+    ) -> bool:
         """A statement that commits on its own: intent first, then the statement, then
-        the progress record; a rerun after a crash in between settles the intent."""
+        the progress record; a rerun after a crash in between settles the intent. When
+        the next statement runs on its own too, the progress record carries its intent
+        (one write instead of two: MySQL DDL often comes in long runs)."""
         text = self.texts[index]
-        before = None if traits.repeatable else self.driver.effect_fingerprint(self.session, text)
-        self.revision.error = intent_message(index + 1, before)
-        self.revision.error_stmt = text
-        self.store.write(self.revision)
+        if self.intent_written != index:
+            self.set_intent(index, traits)
+            self.store.update_progress(self.revision)
         try:
             self.session.execute(text)
         except DatabaseError as err:
             return self.fail(index, err)
         self.report.applied.append(text)
-        self.write_progress(index + 1)
+        following = index + 1
+        ahead = outside is not None and following < len(self.texts)
+        if ahead and self.runs_outside(following, outside or set()):
+            self.mark_progress(following)
+            self.set_intent(following, self.traits[following])
+            self.store.update_progress(self.revision)
+            self.intent_written = following
+            return True
+        self.write_progress(following)
         return True
+
+    def set_intent(self, index: int, traits: StatementTraits) -> None:
+        text = self.texts[index]
+        before = None if traits.repeatable else self.driver.effect_fingerprint(self.session, text)
+        self.revision.error = intent_message(index + 1, before)
+        self.revision.error_stmt = text
 
     def run_own_transaction(self, start: int) -> tuple[bool, int]:
         """The file's own BEGIN … COMMIT: progress records go inside its transaction, so

@@ -17,6 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from atlas_operator.engine.drivers.base import DatabaseError, Session, StatementTraits
+from atlas_operator.engine.drivers.traits import (
+    OUTSIDE,
+    REPEATABLE_OUTSIDE,
+    SESSION_SETTING,
+    TRANSACTIONAL,
+    classify,
+)
 from atlas_operator.engine.sqlhead import (
     Token,
     find_word,
@@ -26,11 +33,7 @@ from atlas_operator.engine.sqlhead import (
     starts_with,
 )
 
-TRANSACTIONAL = StatementTraits()
 PLAIN_DML = re.compile(r"\s*(?:INSERT|UPDATE|DELETE|REPLACE)\s", re.IGNORECASE)
-SETTING = StatementTraits(session_setting=True, repeatable=True)
-REPEATABLE_OUTSIDE = StatementTraits(transactional=False, repeatable=True)
-OUTSIDE = StatementTraits(transactional=False)
 
 IMPLICIT_COMMIT_HEADS = {
     "ALTER", "CREATE", "DROP", "RENAME", "TRUNCATE", "GRANT", "REVOKE", "LOCK", "UNLOCK",
@@ -46,6 +49,7 @@ OBJECT_KINDS = (
     "TABLE", "INDEX", "VIEW", "TRIGGER", "PROCEDURE", "FUNCTION", "EVENT", "DATABASE",
     "SCHEMA", "SEQUENCE",
 )  # fmt: skip
+NO_SUCH_TABLE = "Error 1146 "  # ER_NO_SUCH_TABLE, as the session words it
 AUTO_INCREMENT = re.compile(r" AUTO_INCREMENT=\d+")
 
 
@@ -54,19 +58,17 @@ def tokens_of(sql: str) -> list[Token]:
 
 
 def statement_traits(sql: str) -> StatementTraits:
-    if PLAIN_DML.match(sql):
-        return TRANSACTIONAL  # the common case of data migrations, without tokenizing
-    tokens = tokens_of(sql)
-    if not tokens:
-        return TRANSACTIONAL
-    control = transaction_control(tokens)
-    if control:
-        return StatementTraits(control=control, repeatable=control != "begin")
+    return classify(
+        sql, plain_dml=PLAIN_DML, tokenize=tokens_of, control=transaction_control, rules=rules
+    )
+
+
+def rules(tokens: Sequence[Token]) -> StatementTraits:
     head = tokens[0].word
     if head == "SET":
         return set_traits(tokens)
     if head in ("PREPARE", "DEALLOCATE") or starts_with(tokens, "USE"):
-        return SETTING
+        return SESSION_SETTING
     if head == "BEGIN":  # BEGIN NOT ATOMIC: MariaDB's anonymous compound statement
         return OUTSIDE
     if temporary_table(tokens):
@@ -100,7 +102,7 @@ def set_traits(tokens: Sequence[Token]) -> StatementTraits:
         return REPEATABLE_OUTSIDE
     if second == "TRANSACTION":
         return TRANSACTIONAL
-    return SETTING
+    return SESSION_SETTING
 
 
 def temporary_table(tokens: Sequence[Token]) -> bool:
@@ -241,15 +243,13 @@ def object_state(session: Session, ref: ObjectRef) -> str:
 
 
 def table_state(session: Session, ref: ObjectRef) -> str:
-    rows = session.query(
-        "SELECT TABLE_SCHEMA FROM information_schema.TABLES"
-        f" WHERE TABLE_SCHEMA = {SCHEMA} AND TABLE_NAME = %s",
-        [ref.schema, ref.name],
-    )
-    if not rows:
-        return f"table {ref.name}: absent"
-    qualified = f"{quote(str(rows[0][0]))}.{quote(ref.name)}"
-    created = session.query(f"SHOW CREATE TABLE {qualified}")
+    qualified = quote(ref.name) if ref.schema is None else f"{quote(ref.schema)}.{quote(ref.name)}"
+    try:
+        created = session.query(f"SHOW CREATE TABLE {qualified}")
+    except DatabaseError as err:
+        if str(err).startswith(NO_SUCH_TABLE):
+            return f"table {ref.name}: absent"
+        raise
     # Other sessions' inserts move AUTO_INCREMENT; that is not a schema change.
     return f"table {ref.name}: " + AUTO_INCREMENT.sub("", str(created[0][1]))
 

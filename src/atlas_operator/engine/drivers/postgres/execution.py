@@ -18,6 +18,13 @@ from atlas_operator.engine.drivers.base import (
     Session,
     StatementTraits,
 )
+from atlas_operator.engine.drivers.traits import (
+    OUTSIDE,
+    REPEATABLE_OUTSIDE,
+    SESSION_SETTING,
+    TRANSACTIONAL,
+    classify,
+)
 from atlas_operator.engine.sqlhead import (
     Token,
     find_word,
@@ -27,11 +34,7 @@ from atlas_operator.engine.sqlhead import (
     starts_with,
 )
 
-TRANSACTIONAL = StatementTraits()
 PLAIN_DML = re.compile(r"\s*(?:INSERT|UPDATE|DELETE)\s", re.IGNORECASE)
-SETTING = StatementTraits(session_setting=True, repeatable=True)
-REPEATABLE_OUTSIDE = StatementTraits(transactional=False, repeatable=True)
-OUTSIDE = StatementTraits(transactional=False)
 
 # Statements that PostgreSQL runs only outside a transaction block and that leave the
 # same state when run twice (maintenance and configuration).
@@ -49,16 +52,14 @@ def tokens_of(sql: str) -> list[Token]:
 
 
 def statement_traits(sql: str) -> StatementTraits:
-    if PLAIN_DML.match(sql):
-        return TRANSACTIONAL  # the common case of data migrations, without tokenizing
-    tokens = tokens_of(sql)
-    if not tokens:
-        return TRANSACTIONAL
-    control = transaction_control(tokens)
-    if control:
-        return StatementTraits(control=control, repeatable=control != "begin")
+    return classify(
+        sql, plain_dml=PLAIN_DML, tokenize=tokens_of, control=transaction_control, rules=rules
+    )
+
+
+def rules(tokens: Sequence[Token]) -> StatementTraits:
     if is_session_setting(tokens):
-        return SETTING
+        return SESSION_SETTING
     head = tokens[0].word
     if head in REPEATABLE_HEADS or starts_with(tokens, "ALTER", "SYSTEM"):
         return REPEATABLE_OUTSIDE

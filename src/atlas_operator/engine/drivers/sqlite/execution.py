@@ -12,9 +12,9 @@ import re
 from collections.abc import Sequence
 
 from atlas_operator.engine.drivers.base import DatabaseError, StatementTraits
+from atlas_operator.engine.drivers.traits import TRANSACTIONAL, classify
 from atlas_operator.engine.sqlhead import Token, find_word, head_tokens, starts_with
 
-TRANSACTIONAL = StatementTraits()
 PLAIN_DML = re.compile(r"\s*(?:INSERT|UPDATE|DELETE)\s", re.IGNORECASE)
 SESSION_OUTSIDE = StatementTraits(transactional=False, repeatable=True, session_setting=True)
 NO_TRANSACTION_ERRORS = ("within a transaction", "from within a transaction")
@@ -25,14 +25,12 @@ def tokens_of(sql: str) -> list[Token]:
 
 
 def statement_traits(sql: str) -> StatementTraits:
-    if PLAIN_DML.match(sql):
-        return TRANSACTIONAL  # the common case of data migrations, without tokenizing
-    tokens = tokens_of(sql)
-    if not tokens:
-        return TRANSACTIONAL
-    control = transaction_control(tokens)
-    if control:
-        return StatementTraits(control=control, repeatable=control != "begin")
+    return classify(
+        sql, plain_dml=PLAIN_DML, tokenize=tokens_of, control=transaction_control, rules=rules
+    )
+
+
+def rules(tokens: Sequence[Token]) -> StatementTraits:
     head = tokens[0].word
     if head in ("PRAGMA", "ATTACH", "DETACH"):
         return SESSION_OUTSIDE
