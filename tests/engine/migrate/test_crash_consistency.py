@@ -272,3 +272,27 @@ def test_a_statement_failure_leaves_atlas_full_hash_list(dbs: Databases) -> None
     assert row[0] == 2
     stored = [s.text for s in full.files[0].statements(driver_for(url).dialect)]
     assert json.loads(row[1]) == statement_sums(stored)[:2]
+
+
+@pytest.mark.parametrize("broken", ["INSERT INTO t VALUES (1)", "INSERT INTO t VALUS (1)"])
+@pytest.mark.parametrize("kind", ["postgres", "mariadb"])
+def test_autocommit_batches_stop_at_the_failing_statement_and_name_it(
+    dbs: Databases, kind: str, broken: str
+) -> None:
+    """In `--tx-mode none` many one-statement transactions travel in one round trip; a
+    failure (a duplicate key, or a syntax error that makes the server refuse the whole
+    batch) leaves exactly the statements before it committed and names the failing one."""
+    url = dbs.new(kind)
+    lines = ["CREATE TABLE t (id int PRIMARY KEY);"]
+    lines += [f"INSERT INTO t VALUES ({i});" for i in range(1, 5)] + [broken + ";"]
+    lines += [f"INSERT INTO t VALUES ({i});" for i in range(10, 14)]
+    options = MigrateOptions(tx_mode="none")
+    result = migrate_apply(url, directory({"1.sql": "\n".join(lines) + "\n"}), options)
+    assert result.error is not None
+    assert result.files[0].error_stmt == broken + ";"
+    assert run(url, "SELECT COUNT(*) FROM t") == [(4,)]
+    assert revisions(url)[0][2] == 5
+    lines[5] = "INSERT INTO t VALUES (5);"
+    fixed = migrate_apply(url, directory({"1.sql": "\n".join(lines) + "\n"}), options)
+    assert fixed.error is None
+    assert run(url, "SELECT COUNT(*) FROM t") == [(9,)]

@@ -302,6 +302,8 @@ class FileRun:
                 ok, index = self.run_own_transaction(index)
             elif self.runs_outside(index, outside):
                 ok, index = self.run_outside(index, traits, outside), index + 1
+            elif not group and self.session.scripts:
+                ok, index = self.run_singles(index, outside)
             else:
                 ok, index = self.run_group(index, group, outside)
             if not ok:
@@ -338,6 +340,42 @@ class FileRun:
             self.rollback_quietly()
             self.revision.applied = start
             return self.fail(end - 1, err), start
+        return True, end
+
+    def run_singles(self, start: int, outside: set[int]) -> tuple[bool, int]:
+        """`--tx-mode none`: each statement is its own transaction with its progress
+        record, but many such transactions travel in one round trip. The server stops at
+        the first failure; the transactions before it stay committed, and the revision
+        row then says how far it got (the failing statement runs again alone, which names
+        it with its own error, or succeeds when the failure was transient)."""
+        end, size = start, 0
+        while (
+            end < len(self.texts)
+            and end - start < CHUNK_STATEMENTS
+            and size < CHUNK_BYTES
+            and not self.runs_outside(end, outside)
+            and self.traits[end].control is None
+        ):
+            size += len(self.texts[end])
+            end += 1
+        script: list[str] = []
+        for index in range(start, end):
+            self.mark_progress(index + 1)
+            progress = self.store.progress_sql(self.revision)
+            if progress is None or end - start < 2:
+                self.mark_progress(start)
+                return self.run_group(start, False, outside)
+            script += ["BEGIN", self.texts[index], progress, "COMMIT"]
+        try:
+            self.session.execute_script(script)
+        except DatabaseError:
+            self.rollback_quietly()
+            stored = self.store.read(self.file.version)
+            done = stored.applied if stored is not None else start
+            self.mark_progress(done)
+            self.report.applied.extend(self.texts[start:done])
+            return self.run_group(done, False, outside)
+        self.report.applied.extend(self.texts[start:end])
         return True, end
 
     def run_group_at_once(self, start: int, end: int) -> bool:
