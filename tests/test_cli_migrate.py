@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -123,3 +124,46 @@ def test_applier_killed_mid_file_then_rerun_applies_everything_once(
         ("1", 2, 3, 3, None, None),
         ("2", 2, 1, 1, None, None),
     ]
+
+
+def test_lint_prints_line_numbers_not_offsets(tmp_path: Path) -> None:
+    ref = write_dir(
+        tmp_path / "migrations",
+        {
+            "1.sql": "create table posts (id int);\ncreate table users (id int);\n",
+            "2.sql": "-- drop the old tables\ncreate table keep (id int);\ndrop table posts;\n",
+        },
+    )
+    assert cli("migrate", "hash", "--dir", ref).returncode == 0
+    dev = f"sqlite://{tmp_path / 'dev.db'}"
+    result = cli("migrate", "lint", "--dir", ref, "--dev-url", dev)
+    assert result.returncode == 1
+    assert "  -- L3: DS102: " in result.stdout, result.stdout
+
+
+def test_allow_dirty_applies_every_file_on_a_non_clean_database(tmp_path: Path) -> None:
+    ref = write_dir(
+        tmp_path / "migrations",
+        {"1_a.sql": "create table a (id int);\n", "2_b.sql": "create table b (id int);\n"},
+    )
+    assert cli("migrate", "hash", "--dir", ref).returncode == 0
+    db = tmp_path / "app.db"
+    sqlite3.connect(db).execute("create table legacy (id int)").connection.close()
+    url = f"sqlite://{db}"
+    refused = cli("migrate", "apply", "-u", url, "--dir", ref)
+    assert refused.returncode == 1
+    assert "baseline version or allow-dirty is required" in refused.stderr
+    both = cli("migrate", "apply", "-u", url, "--dir", ref, "--baseline", "1", "--allow-dirty")
+    assert both.returncode == 1
+    assert both.stderr.strip().endswith(
+        "sql/migrate: baseline and allow-dirty are mutually exclusive"
+    )
+    applied = cli("migrate", "apply", "-u", url, "--dir", ref, "--allow-dirty")
+    assert applied.returncode == 0, applied.stderr
+    assert "Migrating to version 2 (2 migrations in total)" in applied.stdout
+    status = cli("migrate", "status", "-u", url, "--dir", ref, "--format", "json")
+    assert json.loads(status.stdout)["Current"] == "2"
+    # The revisions now exist: a later run needs neither flag.
+    again = cli("migrate", "apply", "-u", url, "--dir", ref)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == "No migration files to execute\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import uuid
@@ -195,3 +196,221 @@ def test_hcl_errors_name_the_file(tmp_path: Path) -> None:
         'atlas-operator: tables.hcl: table "t": column "id": attribute "null" must be a bool,'
         ' got string "yes"'
     )
+
+
+# --- issue 13: command-line semantics that must match Atlas ------------------------------
+
+
+def table_names(inspected: subprocess.CompletedProcess[str]) -> list[str]:
+    assert inspected.returncode == 0, inspected.stderr
+    return [
+        f"{s['name']}.{t['name']}"
+        for s in json.loads(inspected.stdout)["schemas"]
+        for t in s.get("tables", [])
+    ]
+
+
+def test_exclude_takes_a_comma_list(tmp_path: Path) -> None:
+    url = f"sqlite://{tmp_path / 'app.db'}"
+    state = tmp_path / "schema.sql"
+    state.write_text(
+        "create table a (id int);\ncreate table b (id int);\ncreate table c (id int);\n"
+    )
+    applied = cli("schema", "apply", "-u", url, "--to", f"file://{state}", "--auto-approve")
+    assert applied.returncode == 0, applied.stderr
+    inspected = cli("schema", "inspect", "-u", url, "--exclude", "a,b", "--format", "json")
+    assert table_names(inspected) == ["main.c"]
+    # Excluded from the diff too: only c is compared, and it is in sync.
+    state.write_text("create table c (id int);\n")
+    diff = cli("schema", "diff", "--from", url, "--to", f"file://{state}", "--exclude", "a,b")
+    assert diff.returncode == 0, diff.stderr
+    assert diff.stdout.strip() == ""
+
+
+def test_schema_takes_a_comma_list_and_a_short_flag(dbs: Databases) -> None:
+    target = dbs.new("postgres")
+    run(
+        target,
+        "CREATE SCHEMA other",
+        "CREATE SCHEMA third",
+        "CREATE TABLE public.p (id int)",
+        "CREATE TABLE other.o (id int)",
+        "CREATE TABLE third.t (id int)",
+    )
+    for flags in (
+        ["--schema", "public,other"],
+        ["-s", "public,other"],
+        ["-s", "public", "-s", "other"],
+    ):
+        inspected = cli("schema", "inspect", "-u", url_text(target), *flags, "--format", "json")
+        assert sorted(table_names(inspected)) == ["other.o", "public.p"], flags
+
+
+def test_repeated_to_reads_every_file_together(tmp_path: Path, schema_file: Path) -> None:
+    url = f"sqlite://{tmp_path / 'app.db'}"
+    views = tmp_path / "more.sql"
+    views.write_text("create table posts (id int primary key, user_id int references users(id));\n")
+    to = ["--to", f"file://{schema_file}", "--to", f"file://{views}"]
+    diff = cli("schema", "diff", "--from", url, *to)
+    assert diff.returncode == 0, diff.stderr
+    assert "CREATE TABLE `users`" in diff.stdout
+    assert "CREATE TABLE `posts`" in diff.stdout
+    applied = cli("schema", "apply", "-u", url, *to, "--auto-approve")
+    assert applied.returncode == 0, applied.stderr
+    inspected = cli("schema", "inspect", "-u", url, "--format", "json")
+    assert sorted(table_names(inspected)) == ["main.posts", "main.users"]
+    # A comma list is the same thing (Atlas's string slice), and so is --from.
+    comma = f"file://{schema_file},file://{views}"
+    synced = cli("schema", "apply", "-u", url, "--to", comma, "--auto-approve")
+    assert synced.stdout.strip() == "Schema is synced, no changes to be made"
+    both = cli("schema", "diff", "-f", comma, "--to", url)
+    assert both.returncode == 0, both.stderr
+    assert both.stdout.strip() == ""
+
+
+def test_repeated_to_of_different_kinds_is_refused(tmp_path: Path, schema_file: Path) -> None:
+    url = f"sqlite://{tmp_path / 'app.db'}"
+    hcl = tmp_path / "tables.hcl"
+    hcl.write_text('schema "main" {}\n')
+    cases = {
+        ("--to", f"file://{schema_file}", "--to", url): (
+            "got mixed --to url schemes: 'file' and 'sqlite'"
+        ),
+        ("--to", url, "--to", url): "only multiple 'file://' urls are supported",
+        ("--to", f"file://{schema_file}", "--to", f"file://{hcl}"): (
+            "ambiguous schema: both SQL and HCL files found"
+        ),
+    }
+    for flags, message in cases.items():
+        result = cli("schema", "apply", "-u", url, *flags, "--dry-run")
+        assert result.returncode == 1, flags
+        assert message in result.stderr, (flags, result.stderr)
+
+
+def test_sqlite_diff_of_a_rebuild_runs_as_a_migration(tmp_path: Path) -> None:
+    db = tmp_path / "app.db"
+    before = (
+        "create table parents (id integer primary key, name varchar(10));\n"
+        "create table children (id integer primary key,"
+        " parent_id integer references parents (id) on delete cascade);\n"
+    )
+    state = tmp_path / "schema.sql"
+    state.write_text(before)
+    url = f"sqlite://{db}"
+    assert (
+        cli("schema", "apply", "-u", url, "--to", f"file://{state}", "--auto-approve").returncode
+        == 0
+    )
+    conn = sqlite3.connect(db)
+    conn.executescript("INSERT INTO parents VALUES (1, 'p'); INSERT INTO children VALUES (1, 1);")
+    state.write_text(before.replace("name varchar(10)", "name text"))
+    diff = cli("schema", "diff", "--from", url, "--to", f"file://{state}")
+    assert diff.returncode == 0, diff.stderr
+    lines = diff.stdout.splitlines()
+    assert lines[0] == "PRAGMA foreign_keys = off;"
+    assert lines[-1] == "PRAGMA foreign_keys = on;"
+    # Run as a migration on a connection that enforces foreign keys: the rebuild's DROP
+    # must not cascade to the children.
+    conn.execute("PRAGMA foreign_keys = on")
+    conn.executescript(diff.stdout)
+    assert conn.execute("PRAGMA foreign_keys").fetchall() == [(1,)]
+    assert conn.execute("SELECT * FROM children").fetchall() == [(1, 1)]
+    again = cli("schema", "diff", "--from", url, "--to", f"file://{state}")
+    assert again.stdout.strip() == ""
+
+
+def cli_on_terminal(*args: str, answer: str) -> tuple[int, str]:
+    """The CLI with a pseudo-terminal as stdin and stdout; `answer` is typed at the prompt."""
+    import os
+    import pty
+    import select
+    import time
+
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "atlas_operator.cli", *args],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=subprocess.STDOUT,
+    )
+    os.close(terminal)
+    output, answered, deadline = b"", False, time.monotonic() + 120
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([controller], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+        if not answered and b"Are you sure?" in output:
+            os.write(controller, answer.encode() + b"\n")
+            answered = True
+        if process.poll() is not None and not ready:
+            break
+    os.close(controller)
+    code = process.wait(timeout=10)
+    return code, output.decode().replace("\r\n", "\n")
+
+
+def test_interactive_apply_prints_the_plan_once_then_what_ran(
+    tmp_path: Path, schema_file: Path
+) -> None:
+    url = f"sqlite://{tmp_path / 'app.db'}"
+    code, out = cli_on_terminal(
+        "schema", "apply", "-u", url, "--to", f"file://{schema_file}", answer="Apply"
+    )
+    assert code == 0, out
+    assert out.count("-- Planned Changes:") == 1
+    assert out.count("CREATE TABLE `users`") == 2  # once planned, once applied
+    planned, applied = out.split("Are you sure? [Apply/Abort]")
+    assert planned.startswith('-- Planned Changes:\n-- Create "users" table\nCREATE TABLE `users`')
+    assert "Applying approved migration (1 statement in total):" in applied
+    assert '  -- Create "users" table\n    -> CREATE TABLE `users`' in applied
+    assert applied.rstrip().endswith("-- 1 sql statement")
+    inspected = cli("schema", "inspect", "-u", url, "--format", "json")
+    assert table_names(inspected) == ["main.users"]
+    # Anything but Apply aborts, and nothing runs.
+    schema_file.write_text(SCHEMA + "create table more (id int);\n")
+    code, out = cli_on_terminal(
+        "schema", "apply", "-u", url, "--to", f"file://{schema_file}", answer="Abort"
+    )
+    assert code == 1
+    assert "Applying" not in out
+    assert table_names(cli("schema", "inspect", "-u", url, "--format", "json")) == ["main.users"]
+
+
+def test_a_failed_apply_lists_what_ran_and_the_failing_statement(
+    tmp_path: Path, schema_file: Path
+) -> None:
+    db = tmp_path / "app.db"
+    url = f"sqlite://{db}"
+    assert (
+        cli(
+            "schema", "apply", "-u", url, "--to", f"file://{schema_file}", "--auto-approve"
+        ).returncode
+        == 0
+    )
+    conn = sqlite3.connect(db)
+    conn.executescript("INSERT INTO users VALUES (1, 'a'); INSERT INTO users VALUES (2, 'a');")
+    conn.close()
+    schema_file.write_text(
+        "create table aaa (id int);\n"
+        + SCHEMA
+        + "create unique index users_name on users (name);\n"
+    )
+    result = cli("schema", "apply", "-u", url, "--to", f"file://{schema_file}", "--auto-approve")
+    assert result.returncode == 1
+    assert result.stdout.count("-- Planned Changes:") == 1
+    applied = result.stdout.split("Applying approved migration (2 statements in total):")[1]
+    assert '  -- Create "aaa" table\n    -> CREATE TABLE `aaa`' in applied
+    assert "    -> CREATE UNIQUE INDEX `users_name`" in applied
+    assert "UNIQUE constraint failed" in applied
+    assert "-- 1 sql statement ok, 1 with errors" in applied
+    assert "rolled back" in applied
+    assert "not run" not in applied  # the failing statement was the last one
+    assert "CREATE UNIQUE INDEX" in result.stderr
+    assert "(after 1 statement that ran, rolled back)" in result.stderr
+    assert table_names(cli("schema", "inspect", "-u", url, "--format", "json")) == ["main.users"]

@@ -53,3 +53,15 @@ def test_unsupported_drivers_are_stated_plainly() -> None:
     for name in ("SQL Server", "ClickHouse", "Redshift"):
         assert name in databases
     assert "not supported" in databases
+
+
+def reason_row(reason: str) -> str:
+    table = section("Troubleshooting")
+    start = table.index(f"| `{reason}` |")
+    return table[start : table.index("\n", start)]
+
+
+def test_a_bad_atlas_sum_is_listed_under_the_reason_it_gets() -> None:
+    # tests/operator/test_local_migration.py: a checksum error is `Migrating`, as upstream
+    assert "atlas.sum" in reason_row("Migrating")
+    assert "atlas.sum" not in reason_row("ReadingMigrationData")

@@ -46,6 +46,11 @@ def add_migrate_commands(verbs: Any) -> None:
     apply.add_argument("--dev-url", help="accepted for compatibility; apply does not need it")
     apply.add_argument("--baseline", metavar="VERSION")
     apply.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="allow starting on a database that is not clean (without a baseline)",
+    )
+    apply.add_argument(
         "--exec-order", choices=["linear", "linear-skip", "non-linear"], default="linear"
     )
     apply.add_argument("--tx-mode", choices=["file", "all", "none"], default="file")
@@ -102,6 +107,7 @@ def cmd_validate(args: argparse.Namespace) -> None:
 def options_from(args: argparse.Namespace) -> MigrateOptions:
     return MigrateOptions(
         baseline=getattr(args, "baseline", None),
+        allow_dirty=getattr(args, "allow_dirty", False),
         exec_order=getattr(args, "exec_order", "linear"),
         tx_mode=getattr(args, "tx_mode", "file"),
         revisions_schema=args.revisions_schema,
@@ -291,12 +297,17 @@ def lint_text(report: Any) -> str:
         if f.error:
             out.append(f"  -- error: {f.error}")
         for d in f.diagnostics:
-            out.append(f"  -- L{d.position}: {d.code}: {d.text}")
+            out.append(f"  -- L{line_of(f.file.text, d.position)}: {d.code}: {d.text}")
             out.append(f"     {' '.join(d.statement.split())}")
         if not f.error and not f.diagnostics:
             out.append("  -- no diagnostics found")
         out.append("")
     return "\n".join(out)
+
+
+def line_of(text: str, position: int) -> int:
+    """The 1-based line of an offset into a file, as Atlas's `FileReport.Line` counts it."""
+    return text.count("\n", 0, position) + 1
 
 
 def lint_json(report: Any) -> dict[str, Any]:

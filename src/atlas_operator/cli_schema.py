@@ -19,6 +19,7 @@ from atlas_operator.engine.declarative import (
 )
 from atlas_operator.engine.diff import diff_realms
 from atlas_operator.engine.drivers import driver_for
+from atlas_operator.engine.drivers.base import PlannedStatement
 from atlas_operator.engine.model import Realm
 from atlas_operator.engine.states import load_state, scope_for
 from atlas_operator.engine.urls import DatabaseURL, parse_url
@@ -37,8 +38,10 @@ def add_schema_commands(verbs: Any) -> None:
     inspect.set_defaults(run=cmd_inspect)
 
     diff = actions.add_parser("diff", help="print the statements that turn one state into another")
-    diff.add_argument("--from", dest="source", required=True, help="URL or file://schema.sql")
-    diff.add_argument("--to", required=True, help="URL or file://schema.sql")
+    diff.add_argument(
+        "-f", "--from", dest="source", **state_flag(), help="URL or file://schema.sql (repeatable)"
+    )
+    diff.add_argument("--to", **state_flag(), help="URL or file://schema.sql (repeatable)")
     diff.add_argument("--dev-url")
     add_scope_flags(diff)
     diff.add_argument("--format", choices=["sql", "json"], default="sql")
@@ -46,7 +49,9 @@ def add_schema_commands(verbs: Any) -> None:
 
     apply = actions.add_parser("apply", help="plan and apply a desired schema")
     apply.add_argument("-u", "--url", required=True)
-    apply.add_argument("--to", required=True, help="file://schema.sql or a database URL")
+    apply.add_argument(
+        "--to", **state_flag(), help="file://schema.sql (repeatable: read together) or a URL"
+    )
     apply.add_argument("--dev-url")
     apply.add_argument("--dry-run", action="store_true")
     apply.add_argument("--auto-approve", action="store_true")
@@ -59,9 +64,25 @@ def add_schema_commands(verbs: Any) -> None:
     apply.set_defaults(run=cmd_apply)
 
 
+def state_flag() -> dict[str, Any]:
+    """`--from`/`--to` as Atlas's string slices: repeatable, comma-separated, and several
+    `file://` sources are read together as one state."""
+    return {"action": "extend", "type": comma_list, "required": True, "metavar": "URL"}
+
+
 def add_scope_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--schema", action="append", default=[], metavar="S")
-    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB")
+    # Atlas's string slices: repeatable, and each value is split on commas.
+    parser.add_argument(
+        "-s", "--schema", action="extend", type=comma_list, default=[], metavar="S[,S…]"
+    )
+    parser.add_argument(
+        "--exclude", action="extend", type=comma_list, default=[], metavar="GLOB[,GLOB…]"
+    )
+
+
+def comma_list(text: str) -> list[str]:
+    """A string-slice flag value, as pflag reads it: comma-separated, blanks dropped."""
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 def policy_from(args: argparse.Namespace) -> ApplyPolicy:
@@ -104,7 +125,7 @@ def cmd_diff(args: argparse.Namespace) -> None:
     policy = policy_from(args)
     dev = optional_url(args.dev_url)
     target = target_url(args.source, args.to)
-    current = load_state(args.source, dev_url=dev, target=target, policy=policy)
+    current = load_state(args.source, dev_url=dev, target=target, policy=policy, flag="from")
     desired = load_state(args.to, dev_url=dev, target=target, policy=policy)
     reference = target or dev
     if reference is None:
@@ -121,8 +142,8 @@ def cmd_diff(args: argparse.Namespace) -> None:
         print_statements([s.sql for s in statements])
 
 
-def target_url(*refs: str) -> DatabaseURL | None:
-    for ref in refs:
+def target_url(*sides: list[str]) -> DatabaseURL | None:
+    for ref in (ref for refs in sides for ref in refs):
         if not ref.startswith("file://"):
             return parse_url(ref)
     return None
@@ -146,12 +167,81 @@ def cmd_apply(args: argparse.Namespace) -> None:
             report = ApplyReport(plan=plan, pending=list(plan.sql))
             output_plan(args, plan, report, applied=False)
             return
-        if not args.auto_approve and not confirm(plan):
+        text = args.format != "json"
+        if text or not args.auto_approve:
+            print_plan(plan)  # once: the prompt and the applied report refer to it
+        if not args.auto_approve and not confirm():
             raise ValueError("aborted")
-        report = execute_plan(session, driver, plan, policy.tx_mode)
-    output_plan(args, plan, report, applied=True)
+        log = AppliedLog(plan) if text else None
+        report = execute_plan(session, driver, plan, policy.tx_mode, log)
+    if log is not None:
+        log.finish(report)
+    else:
+        output_plan(args, plan, report, applied=True)
     if report.error:
-        raise ValueError(f"executing statement {report.error_stmt!r}: {report.error}")
+        ran = len(log.ran) if log is not None else len(report.applied)
+        undone = ", rolled back" if log is not None and log.rolled_back(report) else ""
+        after = f" (after {ran} statement{plural(ran)} that ran{undone})" if ran else ""
+        raise ValueError(f"executing statement {report.error_stmt!r}: {report.error}{after}")
+
+
+class AppliedLog:
+    """What `schema apply` prints while it applies: each statement once it ran (`->`,
+    as Atlas's migrate apply report shows them), then a summary or the failure."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.ran: list[PlannedStatement] = []
+        self.seconds = 0.0
+        count = len(plan.statements)
+        print(f"\nApplying approved migration ({count} statement{plural(count)} in total):\n")
+        sys.stdout.flush()
+
+    def __call__(self, statement: PlannedStatement, seconds: float) -> None:
+        self.ran.append(statement)
+        self.seconds += seconds
+        if statement.comment:
+            print(f"  -- {statement.comment}")
+        print(f"    -> {indent_lines(statement.sql)}")
+        print(f"  -- ok ({seconds * 1000:.3f}ms)")
+        sys.stdout.flush()
+
+    def rolled_back(self, report: ApplyReport) -> bool:
+        """Statements ran, and the rollback of the failed plan undid them."""
+        return bool(self.ran) and len(report.applied) < len(self.ran)
+
+    def finish(self, report: ApplyReport) -> None:
+        ran = len(self.ran)
+        if report.error:
+            failed = next((s for s in self.plan.statements if s.sql == report.error_stmt), None)
+            if failed is not None and failed.comment:
+                print(f"  -- {failed.comment}")
+            print(f"    -> {indent_lines(report.error_stmt or '')}")
+            print(f"    {one_line(report.error)}")
+        print("\n  -------------------------")
+        print(f"  -- {self.seconds * 1000:.3f}ms")
+        if not report.error:
+            print(f"  -- {ran} sql statement{plural(ran)}")
+            return
+        print(f"  -- {ran} sql statement{plural(ran)} ok, 1 with errors")
+        if self.rolled_back(report):
+            print(f"  -- rolled back: the {ran} statement{plural(ran)} above did not persist")
+        left = len(self.plan.statements) - ran - 1  # after the failing one (none: COMMIT)
+        if left > 0:
+            print(f"  -- {left} statement{plural(left)} not run")
+
+
+def plural(count: int) -> str:
+    return "" if count == 1 else "s"
+
+
+def indent_lines(sql: str) -> str:
+    """Continuation lines of a statement under its `->` (Atlas's `indent_ln`)."""
+    return sql.replace("\n", "\n       ")
+
+
+def one_line(text: str) -> str:
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def warn_unmanaged(desired: Realm, bound: bool) -> None:
@@ -164,10 +254,10 @@ def warn_unmanaged(desired: Realm, bound: bool) -> None:
         )
 
 
-def confirm(plan: Plan) -> bool:
-    print_plan(plan)
-    answer = input("Apply these changes? [y/N] ")
-    return answer.strip().lower() in ("y", "yes")
+def confirm() -> bool:
+    """Atlas's prompt ("Are you sure?", Apply or Abort); anything but Apply aborts."""
+    answer = input("Are you sure? [Apply/Abort] ")
+    return answer.strip().lower() in ("apply", "y", "yes")
 
 
 def output_plan(args: argparse.Namespace, plan: Plan, report: ApplyReport, applied: bool) -> None:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -39,6 +40,8 @@ def test_quickstart_creates_the_users_table_and_is_idempotent(tmp_path: Path) ->
     assert first.returncode == 0, first.stderr
     assert ready(first.stdout)["reason"] == "Applied"
     assert "CREATE TABLE `users`" in ready(first.stdout)["message"]
+    # Atlas's report names its client's driver: `sqlite` (Atlas v0.38 and later).
+    assert '"Driver":"sqlite","URL":{"Scheme":"sqlite"}' in ready(first.stdout)["message"]
     conn = sqlite3.connect(tmp_path / "quickstart.db")
     columns = conn.execute("SELECT name, type, \"notnull\", pk FROM pragma_table_info('users')")
     assert [tuple(c) for c in columns] == [
@@ -93,6 +96,36 @@ def test_missing_secret_key_is_read_schema_and_names_it(tmp_path: Path) -> None:
     assert not (tmp_path / "x.db").exists()
 
 
+@pytest.mark.parametrize(
+    ("spec", "text"),
+    [
+        (
+            {
+                "urlFrom": {"secretKeyRef": {"name": "nope", "key": "url"}},
+                "schema": {"sql": "create table t (id int);"},
+            },
+            'secrets "nope" not found',
+        ),
+        (
+            {
+                "url": "sqlite://x.db",
+                "schema": {"configMapKeyRef": {"name": "schema-configmap", "key": "schema.sql"}},
+            },
+            'configmaps "schema-configmap" not found',
+        ),
+        ({"schema": {"sql": "create table t (id int);"}}, "no target database defined"),
+    ],
+)
+def test_missing_inputs_give_upstream_text_first(
+    tmp_path: Path, spec: dict[str, Any], text: str
+) -> None:
+    result = reconcile(write(tmp_path / "m.yaml", [schema_doc(spec)]), cwd=tmp_path)
+    assert result.returncode == 1
+    condition = ready(result.stdout)
+    assert condition["reason"] == "ReadSchema"
+    assert condition["message"].startswith(text)  # our field path may only follow it
+
+
 def test_bad_desired_sql_changes_nothing_and_hides_the_password(tmp_path: Path) -> None:
     db = tmp_path / "app.db"
     sqlite3.connect(db).execute("create table keep (id int)")
@@ -141,8 +174,11 @@ def test_first_run_with_drops_is_refused(tmp_path: Path) -> None:
     assert result.returncode == 1
     condition = ready(result.stdout)
     assert condition["reason"] == "FirstRunDestructive"
-    assert condition["message"].startswith(
-        "destructive changes detected:\n- DROP TABLE `old_table`"
+    assert condition["message"] == (
+        "destructive changes detected:\n- DROP TABLE `old_table`\n\n"
+        "To prevent accidental drop of resources, first run of a schema must not contain "
+        "destructive changes.\n"
+        "Read more: https://atlasgo.io/integrations/kubernetes/#destructive-changes"
     )
     tables = sqlite3.connect(db).execute("select name from sqlite_master").fetchall()
     assert tables == [("old_table",)]

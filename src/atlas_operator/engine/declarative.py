@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -258,6 +258,7 @@ def destructive_statements(plan: Plan) -> list[str]:
         statement.sql
         for change in destructive_changes(plan.changes)
         for statement in plan.driver.plan([change], plan.scope)
+        if not statement.sql.startswith("PRAGMA ")  # SQLite's foreign-keys switch around it
     ]
 
 
@@ -268,8 +269,15 @@ def check_policy(plan: Plan, policy: ApplyPolicy) -> None:
             raise DestructiveChangesError(statements)
 
 
-def execute_plan(session: Session, driver: Driver, plan: Plan, tx_mode: TxMode) -> ApplyReport:
-    """Runs the plan; on failure the report names the failing statement and what ran."""
+def execute_plan(
+    session: Session,
+    driver: Driver,
+    plan: Plan,
+    tx_mode: TxMode,
+    progress: Callable[[PlannedStatement, float], None] | None = None,
+) -> ApplyReport:
+    """Runs the plan; on failure the report names the failing statement and what ran.
+    `progress` is told of each statement once it ran, with its duration in seconds."""
     report = ApplyReport(plan=plan, pending=list(plan.sql))
     statements = plan.statements
     in_tx = tx_mode != "none" and all(s.transactional for s in statements)
@@ -278,6 +286,7 @@ def execute_plan(session: Session, driver: Driver, plan: Plan, tx_mode: TxMode) 
         if in_tx:
             session.begin()
         for statement in statements:
+            started = time.monotonic()
             try:
                 session.execute(statement.sql)
             except DatabaseError as err:
@@ -288,6 +297,8 @@ def execute_plan(session: Session, driver: Driver, plan: Plan, tx_mode: TxMode) 
                         report.pending = list(plan.sql)
                         report.applied = []
                 return report
+            if progress is not None:
+                progress(statement, time.monotonic() - started)
             report.applied.append(statement.sql)
             report.pending.pop(0)
         if in_tx:

@@ -34,6 +34,7 @@ from atlas_operator.operator.inputs import (
     InputError,
     ObjectSource,
     dev_url,
+    not_found,
     reject_custom_config,
     resolve_vars,
     target_url,
@@ -75,17 +76,17 @@ def directory_of(resource: AtlasMigration, source: ObjectSource) -> Directory:
     if src.remote is not None and src.remote.name:
         raise InputError(f"spec.dir.remote: {CLOUD_UNSUPPORTED}")
     if src.local is not None and src.config_map_ref is not None:
-        raise InputError("spec.dir: cannot use both configmaps and local directory")
+        raise InputError("cannot use both configmaps and local directory (spec.dir)")
     if src.config_map_ref is not None:
         data = source.configmap_data(namespace, src.config_map_ref.name)
         if data is None:
             raise InputError(
-                f"spec.dir.configMapRef: configmap {namespace}/{src.config_map_ref.name} not found"
+                not_found("configmaps", src.config_map_ref.name, namespace, "spec.dir.configMapRef")
             )
         return checked_directory(Directory.from_mapping(data), "spec.dir.configMapRef")
     if src.local is not None:
         return checked_directory(Directory.from_mapping(src.local), "spec.dir.local")
-    raise InputError("spec.dir: no directory specified")
+    raise InputError("no directory specified (spec.dir)")
 
 
 def checked_directory(directory: Directory, field: str) -> Directory:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from atlas_operator.engine.declarative import (
@@ -27,7 +27,7 @@ from atlas_operator.engine.declarative import (
     plan_apply,
 )
 from atlas_operator.engine.drivers import driver_for
-from atlas_operator.engine.drivers.base import EngineError, LockTimeoutError
+from atlas_operator.engine.drivers.base import EngineError, LockTimeoutError, Scope
 from atlas_operator.engine.model import Realm
 from atlas_operator.engine.urls import DatabaseURL, parse_url
 from atlas_operator.operator import conditions as cond
@@ -56,8 +56,10 @@ SQL_LIMIT = 1024
 CLOUD_UNSUPPORTED = "Atlas Cloud is not supported by this operator (see the README)"
 FIRST_RUN_HINT = (
     "To prevent accidental drop of resources, first run of a schema must not contain "
-    "destructive changes."
+    "destructive changes.\n"
+    "Read more: https://atlasgo.io/integrations/kubernetes/#destructive-changes"
 )
+"""Follows upstream's `destructive changes detected:\n- <stmt>\n` and a blank line."""
 
 
 @dataclass
@@ -146,10 +148,27 @@ def reconcile_schema(resource: AtlasSchema, ctx: ReconcileContext) -> Outcome[At
         return waiting(outcome, generation, cond.REASON_GETTING_DEV_DB, str(err))
     except EngineError as err:
         return fail(outcome, generation, cond.REASON_CALCULATING_HASH, str(err))
-    observed_hash = base64.b64encode(desired.sha256()).decode()
+    observed_hash = desired_hash(desired, scope)
     if outcome.ready and observed_hash != outcome.status.observed_hash:
         return reconciling(outcome, generation, "current schema does not match last applied")
     return apply_desired(outcome, generation, inputs, desired, observed_hash)
+
+
+def desired_hash(desired: Realm, scope: Scope) -> str:
+    """`status.observed_hash`: the normalised desired state, whatever dev database
+    normalised it. In schema scope the dev database's schema is renamed to the target's
+    and its own attributes (charset, collation, comment) are left out, as the plan
+    ignores them; at realm scope schemas keep the names the desired state gives them."""
+    if scope.bound is not None:
+        desired = replace(
+            desired,
+            schemas=tuple(
+                replace(s, name=scope.bound, charset=None, collation=None, comment=None)
+                for s in desired.schemas
+            ),
+            unmanaged=tuple(replace(u, schema=scope.bound) for u in desired.unmanaged),
+        )
+    return base64.b64encode(desired.sha256()).decode()
 
 
 def apply_desired(
@@ -205,7 +224,7 @@ def guard_plan(
     message = str(DestructiveChangesError(destructive)).replace("\n  ", "\n- ")
     if not outcome.status.last_applied:
         reason = cond.REASON_FIRST_RUN_DESTRUCTIVE
-        fail(outcome, generation, reason, f"{message}\n{FIRST_RUN_HINT}", reason)
+        fail(outcome, generation, reason, f"{message}\n\n{FIRST_RUN_HINT}", reason)
         return True
     if policy.lint_destructive_error:
         fail(outcome, generation, cond.REASON_LINT_POLICY_ERROR, message, EVENT_ERROR)
@@ -229,13 +248,22 @@ def ready_message(plan: Plan, applied: list[str], pending: list[str]) -> str:
     if pending:
         changes["Pending"] = truncate_sql(pending)
     report = {
-        "Driver": plan.target.driver,
+        "Driver": report_driver(plan.target),
         "URL": {"Scheme": plan.target.scheme},
         "Changes": changes,
     }
     return "The schema has been applied successfully. Apply response: " + json.dumps(
         report, separators=(",", ":")
     )
+
+
+def report_driver(url: DatabaseURL) -> str:
+    """The `Driver` of Atlas's apply report: the name its client registered the URL's
+    scheme under. `mariadb://` and `maria://` are Atlas's `mariadb` driver; SQLite is
+    `sqlite` since Atlas v0.38 (`sqlite3` before; the operator's Atlas is v1.x)."""
+    if url.scheme.split("+", 1)[0] in ("mariadb", "maria"):
+        return "mariadb"
+    return url.driver
 
 
 def truncate_sql(statements: list[str]) -> list[str]:

@@ -3,8 +3,8 @@ and the Secrets and ConfigMaps it references.
 
 Precedence is upstream's: `urlFrom` > `url` > `credentials`; `devURLFrom` >
 `devURL`; `configMapKeyRef` > `hcl` > `sql` > `url`. Failures raise
-`InputError` with a message that names the field and the missing object, and
-never a credential.
+`InputError` with upstream's text first, then the field it comes from, and never a
+credential.
 """
 
 from __future__ import annotations
@@ -42,12 +42,20 @@ class ObjectSource(Protocol):
         """The data of a ConfigMap, or None when there is no such ConfigMap."""
 
 
+def not_found(resource: str, name: str, namespace: str, field: str) -> str:
+    """The API server's text (`secrets "x" not found`, as upstream shows it), then the
+    field and namespace it was looked up for."""
+    return f'{resource} "{name}" not found ({field}, namespace {namespace})'
+
+
 def secret_value(source: ObjectSource, namespace: str, ref: SecretKeySelector, field: str) -> str:
     data = source.secret_data(namespace, ref.name)
     if data is None:
-        raise InputError(f"{field}: secret {namespace}/{ref.name} not found")
+        raise InputError(not_found("secrets", ref.name, namespace, field))
     if ref.key not in data:
-        raise InputError(f'{field}: secret {namespace}/{ref.name} does not contain key "{ref.key}"')
+        raise InputError(
+            f'secret {namespace}/{ref.name} does not contain key "{ref.key}" ({field})'
+        )
     return string_value(data[ref.key], f'{field}: secret {namespace}/{ref.name} key "{ref.key}"')
 
 
@@ -56,10 +64,10 @@ def configmap_value(
 ) -> str:
     data = source.configmap_data(namespace, ref.name)
     if data is None:
-        raise InputError(f"{field}: configmap {namespace}/{ref.name} not found")
+        raise InputError(not_found("configmaps", ref.name, namespace, field))
     if ref.key not in data:
         raise InputError(
-            f'{field}: configmaps {namespace}/{ref.name} does not contain key "{ref.key}"'
+            f'configmaps {namespace}/{ref.name} does not contain key "{ref.key}" ({field})'
         )
     return string_value(data[ref.key], f'{field}: configmap {namespace}/{ref.name} key "{ref.key}"')
 

@@ -12,7 +12,10 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -41,6 +44,17 @@ CUSTOM_KINDS: dict[str, Any] = {
     ),
 }
 CONFLICT_RETRIES = 5
+EVENT_CACHE_SIZE = 4096
+"""Events remembered for aggregation (client-go's `maxLruCacheEntries`)."""
+EventKey = tuple[str, ...]
+
+
+@dataclass
+class SeenEvent:
+    name: str
+    namespace: str
+    count: int
+    first: str
 
 
 def load_config() -> KubeConfig:
@@ -82,6 +96,8 @@ class KubeApi:
             field_manager=field_manager,
             timeout=httpx2.Timeout(30.0),
         )
+        self.events_seen: OrderedDict[EventKey, SeenEvent] = OrderedDict()
+        self.events_lock = threading.Lock()
 
     # --- custom resources --------------------------------------------------------------
 
@@ -143,15 +159,47 @@ class KubeApi:
     def record_event(
         self, involved: JSON, type_: str, reason: str, message: str, component: str
     ) -> None:
+        """Records an event the way client-go's recorder does: the same event again (same
+        object, type, reason, message and source) updates the first one's `count` and
+        `lastTimestamp` (`kubectl describe`: `(x5 over 66s)`) instead of adding one."""
         meta = involved["metadata"]
+        message = message[:1024]
+        key: EventKey = (
+            component,
+            str(involved.get("apiVersion")),
+            str(involved.get("kind")),
+            meta["namespace"],
+            meta["name"],
+            str(meta.get("uid")),
+            type_,
+            reason,
+            message,
+        )
         stamp = now_rfc3339()
+        with self.events_lock:
+            seen = self.events_seen.pop(key, None)
+            if seen is None:
+                seen = SeenEvent(
+                    f"{meta['name']}.{secrets.token_hex(8)}", meta["namespace"], 0, stamp
+                )
+            seen.count += 1
+            self.events_seen[key] = seen
+            while len(self.events_seen) > EVENT_CACHE_SIZE:
+                self.events_seen.popitem(last=False)
+            count, name, first = seen.count, seen.name, seen.first
+        if count > 1:
+            patch = {"count": count, "lastTimestamp": stamp}
+            patched = not_found_is_none(
+                lambda: self.client.patch(
+                    EVENT, name, patch, namespace=meta["namespace"], patch_type=PatchType.MERGE
+                )
+            )
+            if patched is not None:
+                return
         event = {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {
-                "name": f"{meta['name']}.{secrets.token_hex(8)}",
-                "namespace": meta["namespace"],
-            },
+            "metadata": {"name": name, "namespace": meta["namespace"]},
             "involvedObject": {
                 "apiVersion": involved.get("apiVersion"),
                 "kind": involved.get("kind"),
@@ -162,12 +210,12 @@ class KubeApi:
             },
             "type": type_,
             "reason": reason,
-            "message": message[:1024],
+            "message": message,
             "source": {"component": component},
             "reportingComponent": component,
-            "firstTimestamp": stamp,
+            "firstTimestamp": first,
             "lastTimestamp": stamp,
-            "count": 1,
+            "count": count,
         }
         self.client.create(EVENT(event), namespace=meta["namespace"])
 

@@ -1070,3 +1070,10 @@ def test_objects_the_model_lacks_are_named_and_cleaned_away(
         UNMANAGED, dev, driver.scope_of(target), ApplyPolicy(exclude=("v[type=view]", "f"))
     )
     assert [u.name for u in excluded.unmanaged] == ["ev", "p", "tr"]
+
+
+def test_default_fractional_precision_equals_none(pair: tuple[DatabaseURL, DatabaseURL]) -> None:
+    target, dev = pair
+    apply(target, dev, "create table t (a datetime(0), b time(0), c timestamp(0) null);")
+    assert replan(target, dev, "create table t (a datetime, b time, c timestamp null);") == []
+    assert replan(target, dev, "create table t (a datetime(3), b time, c timestamp null);")

@@ -878,3 +878,30 @@ def test_objects_the_model_lacks_are_named(new_db: Callable[..., DatabaseURL]) -
     )
     assert "tr" not in [u.name for u in excluded.unmanaged]
     assert "mv" not in [u.name for u in excluded.unmanaged]
+
+
+TIME_COLUMNS = ("timestamp", "timestamptz", "time", "timetz", "interval")
+
+
+def time_table(precision: str) -> str:
+    columns = ", ".join(f"c{i} {kind}{precision}" for i, kind in enumerate(TIME_COLUMNS))
+    return f"create table t ({columns}, a timestamp{precision}[]);"
+
+
+@pytest.mark.parametrize(("created", "desired"), [("(6)", ""), ("", "(6)")])
+def test_default_time_precision_equals_none(
+    new_db: Callable[..., DatabaseURL], created: str, desired: str
+) -> None:
+    target, dev = new_db(), new_db()
+    run(target, time_table(created))
+    assert replan(target, dev, time_table(desired)) == []
+
+
+def test_other_time_precisions_still_change(new_db: Callable[..., DatabaseURL]) -> None:
+    target, dev = new_db(), new_db()
+    run(target, "create table t (a timestamp(3), b interval(3));")
+    assert replan(target, dev, "create table t (a timestamp, b interval);") == [
+        'ALTER TABLE "t" ALTER COLUMN "a" TYPE timestamp without time zone'
+        ' USING "a"::timestamp without time zone, ALTER COLUMN "b" TYPE interval'
+        ' USING "b"::interval'
+    ]

@@ -196,3 +196,55 @@ def test_views_and_triggers_are_named_not_silently_dropped(target: DatabaseURL) 
             "create table t (id int);", default_dev_url(target), scope, ApplyPolicy()
         ).sha256()
     )
+
+
+REBUILD_BEFORE = """
+create table parents (id integer primary key, name varchar(10));
+create table children (
+  id integer primary key,
+  parent_id integer references parents (id) on delete cascade
+);
+"""
+REBUILD_AFTER = REBUILD_BEFORE.replace("name varchar(10)", "name text not null default ''")
+
+
+def test_a_rebuild_plan_carries_the_foreign_keys_pragmas(target: DatabaseURL) -> None:
+    """As Atlas plans it (sql/sqlite/migrate.go): the printed plan runs as a migration."""
+    apply(target, REBUILD_BEFORE)
+    pending = replan(target, REBUILD_AFTER)
+    assert pending[0] == "PRAGMA foreign_keys = off"
+    assert pending[-1] == "PRAGMA foreign_keys = on"
+    assert pending.count("PRAGMA foreign_keys = off") == 1
+    assert any(s.startswith("CREATE TABLE `new_parents`") for s in pending)
+    # No rebuild, no pragmas.
+    added = REBUILD_BEFORE + "create table other (id int);"
+    assert not any("PRAGMA" in s for s in replan(target, added))
+
+
+@pytest.mark.parametrize("tx_mode", ["file", "none"])
+def test_applying_a_rebuild_keeps_referencing_rows_and_foreign_keys_on(
+    tmp_path: Path, tx_mode: str
+) -> None:
+    from atlas_operator.engine.declarative import execute_plan, plan_apply
+
+    target = parse_url(f"sqlite://{tmp_path / 'target.db'}?_fk=1")
+    apply(target, REBUILD_BEFORE)
+    conn = sqlite3.connect(target.sqlite_target()[0])
+    conn.execute("INSERT INTO parents VALUES (1, 'p')")
+    conn.execute("INSERT INTO children VALUES (1, 1)")
+    conn.commit()
+    driver = SQLiteDriver()
+    policy = ApplyPolicy(tx_mode=tx_mode)  # type: ignore[arg-type]
+    scope = driver.scope_of(target)
+    desired = load_sql_on_dev(REBUILD_AFTER, default_dev_url(target), scope, policy)
+    with driver.open(target) as session:
+        assert session.query("PRAGMA foreign_keys") == [(1,)]
+        plan = plan_apply(session, driver, desired, policy)
+        assert plan.sql[0] == "PRAGMA foreign_keys = off"
+        report = execute_plan(session, driver, plan, policy.tx_mode)
+        assert report.error is None, report.error
+        assert report.applied == plan.sql
+        # Switched back on once the plan is done: neither left off nor the DROP's cascade.
+        assert session.query("PRAGMA foreign_keys") == [(1,)]
+    assert conn.execute("SELECT id, parent_id FROM children").fetchall() == [(1, 1)]
+    assert replan(target, REBUILD_AFTER) == []

@@ -350,3 +350,54 @@ def test_removing_a_file_that_failed_and_rolled_back_is_allowed(dbs: Databases) 
     result = migrate_apply(url, fixed)
     assert result.error is None
     assert [row[0] for row in revisions(url)] == ["1", "3"]
+
+
+def atlas_resumed(url: DatabaseURL, version: str, first_attempt: MigrationDir) -> None:
+    """Rewrites a completed row the way Atlas leaves a file it resumed after a fix: the
+    hash of the first attempt's directory, error and partial hashes cleared, its own
+    operator version."""
+    old = dict(first_attempt.computed_sum().entries)[f"{version}.sql"]
+    run(
+        url,
+        f"UPDATE {revisions_table(url)} SET hash = '{old}', error = '', error_stmt = '',"
+        " partial_hashes = NULL, operator_version = 'Atlas CLI v0.36.1'"
+        f" WHERE version = '{version}'",
+    )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_file_fixed_and_resumed_by_atlas_keeps_its_old_hash(dbs: Databases, kind: str) -> None:
+    url = dbs.new(kind)
+    base = {"1.sql": "create table a (id int);"}
+    broken = directory({**base, "2.sql": "create table b (id int);\ncreate tabel c (id int);"})
+    fixed = {**base, "2.sql": "create table b (id int);\ncreate table c (id int);"}
+    assert migrate_apply(url, directory(fixed)).error is None
+    atlas_resumed(url, "2", broken)
+    # Atlas carries on with such a row; so do we.
+    assert migrate_apply(url, directory(fixed)).message == "No migration files to execute"
+    assert migrate_status(url, directory(fixed)).status == "OK"
+    more = {**fixed, "3.sql": "create table d (id int);"}
+    assert migrate_apply(url, directory(more)).error is None
+    assert tables(url) == {"a", "b", "c", "d"}
+    # Our row for 3.sql was written after the fix: editing 2.sql now is provably an edit
+    # of a fully applied file.
+    edited = {**more, "2.sql": "create table b (id bigint);\ncreate table c (id int);"}
+    with pytest.raises(
+        HistoryChangedError, match=re.escape('"2.sql" was changed after it was applied')
+    ):
+        migrate_apply(url, directory(edited))
+
+
+@pytest.mark.parametrize("kind", ["postgres", "sqlite"])
+def test_stale_hash_in_our_own_row_is_still_refused(dbs: Databases, kind: str) -> None:
+    url = dbs.new(kind)
+    base = {"1.sql": "create table a (id int);"}
+    broken = directory({**base, "2.sql": "create tabel b (id int);"})
+    fixed = {**base, "2.sql": "create table b (id int);"}
+    assert migrate_apply(url, directory(fixed)).error is None
+    atlas_resumed(url, "2", broken)
+    run(url, f"UPDATE {revisions_table(url)} SET operator_version = 'atlas-operator-py v0.1.0'")
+    with pytest.raises(
+        HistoryChangedError, match=re.escape('"2.sql" was changed after it was applied')
+    ):
+        migrate_apply(url, directory(fixed))

@@ -53,7 +53,8 @@ __all__ = [
 ]
 
 MIGRATE_LOCK = "atlas_migrate_execute"
-OPERATOR_VERSION = f"atlas-operator-py v{__version__}"
+OWN_VERSION_PREFIX = "atlas-operator-py "
+OPERATOR_VERSION = f"{OWN_VERSION_PREFIX}v{__version__}"
 ExecOrder = Literal["linear", "linear-skip", "non-linear"]
 TxMode = Literal["file", "all", "none"]
 
@@ -69,6 +70,9 @@ class HistoryNonLinearError(MigrateError):
 @dataclass(frozen=True)
 class MigrateOptions:
     baseline: str | None = None
+    allow_dirty: bool = False
+    """Start on a non-clean database without a baseline: every file is pending (Atlas's
+    `--allow-dirty`; mutually exclusive with `baseline`)."""
     exec_order: ExecOrder = "linear"
     tx_mode: TxMode = "file"
     revisions_schema: str | None = None
@@ -276,25 +280,42 @@ def not_clean_reason(target: Target) -> str | None:
     return None
 
 
-def check_applied_unchanged(revisions: list[Revision], directory: MigrationDir) -> None:
-    """Refuses a directory whose applied files were edited and re-hashed.
+def written_by_us(revision: Revision) -> bool:
+    return revision.operator_version.startswith(OWN_VERSION_PREFIX)
 
-    Atlas ignores this; we compare the hash recorded when a file was applied with the
-    directory's hash now. Hashes are cumulative, so the first differing file is the
-    edited one. Only in linear order: a file inserted out of order (non-linear) changes
-    every later hash legitimately."""
+
+def check_applied_unchanged(revisions: list[Revision], directory: MigrationDir) -> None:
+    """Refuses a directory whose applied files were edited and re-hashed, where the
+    revisions prove it.
+
+    Atlas never checks the `hash` column, and its executor keeps the hash of a file's
+    first attempt when it resumes the file after a failure: a file that failed part-way,
+    was fixed, re-hashed and resumed by Atlas keeps the old hash, and nothing else in
+    the row tells (the error and `partial_hashes` are cleared on completion). So a row
+    last written by anyone else (`operator_version` "Atlas CLI …") may legitimately
+    differ. Our own executor rewrites the hash when a file completes, so our rows hold
+    the directory's hash as it was when the file was fully applied: a difference there
+    proves an applied file was edited since. Hashes are cumulative (an edit changes
+    every later file's hash too), so the edited file is one of the differing files
+    after the last matching row; the first of them is named. Only in linear order: a
+    file inserted out of order (non-linear) changes every later hash legitimately."""
     by_version = {
         MigrationFile(name, b"").version: (name, h) for name, h in directory.computed_sum().entries
     }
+    first_differing: str | None = None
     for revision in revisions:
         if revision.type & EXECUTED == 0 or revision.is_partial or not revision.hash:
             continue
         name, current = by_version.get(revision.version, ("", revision.hash))
-        if current != revision.hash:
+        if current == revision.hash:
+            first_differing = None
+            continue
+        first_differing = first_differing or name
+        if written_by_us(revision):
             raise HistoryChangedError(
-                f'migration file "{name}" was changed after it was applied: its atlas.sum '
-                "hash differs from the one recorded in the revisions table. Applied files "
-                "must not be edited; add a new migration file instead"
+                f'migration file "{first_differing}" was changed after it was applied: its '
+                "atlas.sum hash differs from the one recorded in the revisions table. "
+                "Applied files must not be edited; add a new migration file instead"
             )
 
 
@@ -327,7 +348,7 @@ def compute_pending(
             check_applied_unchanged(revisions, directory)
         return revisions, pending
     reason = not_clean_reason(target)
-    if reason and not options.baseline:
+    if reason and not options.baseline and not options.allow_dirty:
         raise NotCleanError(
             f"sql/migrate: connected database is not clean: {reason}. "
             "baseline version or allow-dirty is required"
@@ -356,6 +377,8 @@ def migrate_apply(
     options = options or MigrateOptions()
     if options.amount < 0:
         raise MigrateError("the number of migrations to apply must be at least 1")
+    if options.baseline and options.allow_dirty:
+        raise MigrateError("sql/migrate: baseline and allow-dirty are mutually exclusive")
     sums = directory.validate()
     with open_target(url, options) as target:
         check_clarity(target)

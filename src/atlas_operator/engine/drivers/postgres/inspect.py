@@ -34,6 +34,11 @@ FK_ACTIONS = {
     "d": "SET DEFAULT",
 }
 SERIAL_TYPES = {"smallint": "smallserial", "integer": "serial", "bigint": "bigserial"}
+DEFAULT_TIME_PRECISION = re.compile(
+    r"^(timestamp|time|interval(?: [a-z ]+)?)\(6\)((?: with(?:out)? time zone)?(?:\[\])*)$"
+)
+"""`format_type` of a time type with precision 6: the default precision, which Atlas
+leaves out (it creates `timestamp(6)` as `timestamp`), so both compare equal."""
 SERIAL_BASES = {serial: base for base, serial in SERIAL_TYPES.items()}
 TYPE_MAX = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
 
@@ -228,6 +233,7 @@ def inspect_realm(session: Session, scope: Scope) -> Realm:
 def column_from_row(row: Sequence[Any]) -> Column:
     name, type_, notnull, default, pretty_default, identity, generated = row[:7]
     comment, collation, serial, sequence = row[7], row[8], row[9], row[10:]
+    type_ = without_default_precision(type_)
     column = Column(
         name=name, type=type_, nullable=not notnull, comment=comment, collation=collation
     )
@@ -238,6 +244,11 @@ def column_from_row(row: Sequence[Any]) -> Column:
     if serial and type_ in SERIAL_TYPES:
         return replace(column, type=SERIAL_TYPES[type_])
     return replace(column, default=default)
+
+
+def without_default_precision(type_: str) -> str:
+    """`timestamp(6) with time zone` → `timestamp with time zone` (and time, interval)."""
+    return DEFAULT_TIME_PRECISION.sub(r"\1\2", type_)
 
 
 def identity_from_sequence(

@@ -25,7 +25,11 @@ from atlas_operator.engine.drivers.base import (
 )
 from atlas_operator.engine.drivers.sqlite import clean, execution, sandbox
 from atlas_operator.engine.drivers.sqlite.inspect import inspect_main
-from atlas_operator.engine.drivers.sqlite.plan import any_rebuild, plan_change
+from atlas_operator.engine.drivers.sqlite.plan import (
+    any_rebuild,
+    plan_change,
+    with_foreign_keys_off,
+)
 from atlas_operator.engine.drivers.sqlite.session import MAIN, SQLiteSession
 from atlas_operator.engine.model import Realm, Unmanaged
 from atlas_operator.engine.plan import order_changes
@@ -107,11 +111,13 @@ class SQLiteDriver(Driver):
         *,
         concurrent_index: tuple[bool, bool] = (False, False),
     ) -> list[PlannedStatement]:
-        return [
-            s
-            for change in order_changes(changes, split_foreign_keys=False)
-            for s in plan_change(change)
-        ]
+        return with_foreign_keys_off(
+            [
+                s
+                for change in order_changes(changes, split_foreign_keys=False)
+                for s in plan_change(change)
+            ]
+        )
 
     def unmanaged_objects(self, session: Session, scope: Scope) -> list[Unmanaged]:
         return clean.unmanaged_objects(session, scope)

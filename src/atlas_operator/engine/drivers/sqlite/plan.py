@@ -21,9 +21,26 @@ from atlas_operator.engine.drivers.base import PlannedStatement, UnsupportedChan
 from atlas_operator.engine.drivers.sqlite.session import quote
 from atlas_operator.engine.model import Column, ForeignKey, Index, Table
 
+# Atlas's plan carries these around a table rebuild (sql/sqlite/migrate.go), so a printed
+# plan runs as a migration. Inside a transaction they are no-ops: applying a plan, the
+# driver's before_apply/after_apply switch foreign keys outside it.
+FOREIGN_KEYS_OFF = PlannedStatement(
+    "PRAGMA foreign_keys = off", "Disable the enforcement of foreign-keys constraints"
+)
+FOREIGN_KEYS_ON = PlannedStatement(
+    "PRAGMA foreign_keys = on", "Enable back the enforcement of foreign-keys constraints"
+)
+
 
 def any_rebuild(statements: Sequence[PlannedStatement]) -> bool:
     return any(s.comment.startswith('Create "new_') for s in statements)
+
+
+def with_foreign_keys_off(statements: list[PlannedStatement]) -> list[PlannedStatement]:
+    """The plan wrapped in the foreign-keys pragmas when it rebuilds a table."""
+    if not any_rebuild(statements):
+        return statements
+    return [FOREIGN_KEYS_OFF, *statements, FOREIGN_KEYS_ON]
 
 
 def plan_change(change: Change) -> list[PlannedStatement]:
