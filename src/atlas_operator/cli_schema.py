@@ -171,7 +171,7 @@ def cmd_apply(args: argparse.Namespace) -> None:
         if text or not args.auto_approve:
             print_plan(plan)  # once: the prompt and the applied report refer to it
         if not args.auto_approve and not confirm():
-            raise ValueError("aborted")
+            return  # as Atlas: aborting the prompt is not an error, and nothing runs
         log = AppliedLog(plan) if text else None
         report = execute_plan(session, driver, plan, policy.tx_mode, log)
     if log is not None:

@@ -28,7 +28,8 @@ def texts(sql: str, dialect: Dialect) -> list[str]:
         (MY, "select 'a\\';b'; select 2;", ["select 'a\\';b';", "select 2;"]),
         (PG, "-- c;\nselect 1; /* x; */ select 2;", ["select 1;", "select 2;"]),
         (MY, "# c;\nselect 1;", ["select 1;"]),
-        (PG, "select 1;\n-- no newline at the end", ["select 1;"]),
+        # A comment never terminated is not a comment but text (Atlas): a statement.
+        (PG, "select 1;\n-- no newline at the end", ["select 1;", "-- no newline at the end"]),
         (
             PG,
             "create function f() returns int as $$ begin return 1; end; $$ language plpgsql;\n"
@@ -104,7 +105,9 @@ def test_positions_point_at_each_statement() -> None:
     [
         ("select 1;\nselect (1;", r"unclosed '\(' opened at line 2"),
         ("select 1);", "unexpected"),
-        ("-- atlas:delimiter //\n", "no input found after delimiter"),
+        ("-- atlas:delimiter //", "no input found after delimiter"),
+        ("select 'unclosed;", "unclosed quote"),
+        ("-- atlas:delimiter \nselect 1", "empty delimiter"),
     ],
 )
 def test_errors(sql: str, message: str) -> None:
@@ -159,5 +162,99 @@ def test_non_ascii_first_letter_of_an_identifier(dialect: Dialect) -> None:
 
 
 def test_hash_is_a_comment_on_mysql_only() -> None:
-    assert texts("SELECT 1;\n# DROP TABLE t;", MY) == ["SELECT 1;"]
-    assert texts("SELECT 1;\n# DROP TABLE t;", LITE) == ["SELECT 1;", "# DROP TABLE t;"]
+    assert texts("SELECT 1;\n# DROP TABLE t;\n", MY) == ["SELECT 1;"]
+    assert texts("SELECT 1;\n# DROP TABLE t;\n", LITE) == ["SELECT 1;", "# DROP TABLE t;"]
+    # Unterminated (no newline after it), `#` is not a comment but text, as in Atlas.
+    assert texts("SELECT 1;\n# DROP TABLE t;", MY) == ["SELECT 1;", "# DROP TABLE t;"]
+
+
+def test_delimiter_directive_alone_is_an_empty_file() -> None:
+    assert texts("-- atlas:delimiter //\n", PG) == []
+
+
+@pytest.mark.parametrize("dialect", [PG, MY, LITE, Dialect.GENERIC])
+def test_a_column_named_begin_does_not_open_a_block(dialect: Dialect) -> None:
+    sql = "CREATE TABLE t2 (begin int); CREATE TABLE t3 (id int);"
+    assert texts(sql, dialect) == ["CREATE TABLE t2 (begin int);", "CREATE TABLE t3 (id int);"]
+    sql = "CREATE TABLE t4 (id int,\n  begin int);\nCREATE TABLE t5 (id int);"
+    assert texts(sql, dialect) == [
+        "CREATE TABLE t4 (id int,\n  begin int);",
+        "CREATE TABLE t5 (id int);",
+    ]
+
+
+def test_begin_without_end_is_a_transaction_and_begin_end_a_block() -> None:
+    assert texts("BEGIN TRANSACTION;\nINSERT INTO t VALUES (1);\nCOMMIT;", PG) == [
+        "BEGIN TRANSACTION;",
+        "INSERT INTO t VALUES (1);",
+        "COMMIT;",
+    ]
+    # PostgreSQL's END is COMMIT; Atlas groups such a transaction into one statement.
+    assert texts("BEGIN ISOLATION LEVEL SERIALIZABLE;\nSELECT 1;\nEND;\nSELECT 2;", PG) == [
+        "BEGIN ISOLATION LEVEL SERIALIZABLE;\nSELECT 1;\nEND;",
+        "SELECT 2;",
+    ]
+
+
+@pytest.mark.parametrize("dialect", [PG, MY, LITE])
+def test_delimiter_directive_that_looks_like_a_comment(dialect: Dialect) -> None:
+    sql = (
+        "-- atlas:delimiter -- end\n\n"
+        "CREATE PROCEDURE p()\nBEGIN\n  SET @x = 0; -- not the end\nEND;\n-- end\n"
+        "CALL p();\n"
+    )
+    assert texts(sql, dialect) == [
+        "CREATE PROCEDURE p()\nBEGIN\n  SET @x = 0; -- not the end\nEND;",
+        "CALL p();",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("DELIMITER //\nSELECT 1//\nDELIMITER ;\nSELECT 2;", ["SELECT 1", "SELECT 2;"]),
+        ("delimiter $$\nSELECT 1$$\ndelimiter ;\nSELECT 2;", ["SELECT 1", "SELECT 2;"]),
+        ("DELIMITER '$$'\nSELECT 1$$", ["SELECT 1"]),
+        ("DELIMITER 'a''b'\nSELECT 1a'b", ["SELECT 1"]),
+        ("DELIMITER //   \nSELECT 1//", ["SELECT 1"]),
+        ("DELIMITER \\n\\n\nSELECT 1\nSELECT 2\n\nSELECT 3", ["SELECT 1\nSELECT 2", "SELECT 3"]),
+        ("DELIMITER --\nSELECT 1 --\nSELECT 2 --", ["SELECT 1", "SELECT 2"]),
+        ("-- c\nDELIMITER //\nSELECT 1//", ["SELECT 1"]),
+        ("DELIMITER //\nDELIMITER ;;\nSELECT 1;;", ["SELECT 1"]),
+        # Not the command: no space after the word, or not at the start of a statement.
+        ("DELIMITERS;\nSELECT 1;", ["DELIMITERS;", "SELECT 1;"]),
+        ("DELIMITER\t//\nSELECT 1;", ["DELIMITER\t//\nSELECT 1;"]),
+        ("SELECT 1, DELIMITER //\nSELECT 2;", ["SELECT 1, DELIMITER //\nSELECT 2;"]),
+    ],
+)
+@pytest.mark.parametrize("dialect", [MY, PG, LITE])
+def test_delimiter_command_variants(dialect: Dialect, sql: str, expected: list[str]) -> None:
+    assert texts(sql, dialect) == expected
+
+
+def test_empty_delimiter_command_is_an_error() -> None:
+    with pytest.raises(SplitError, match="empty delimiter"):
+        split_statements("DELIMITER   \nSELECT 1;", MY)
+
+
+def test_carriage_return_ends_a_dash_comment_on_postgres() -> None:
+    sql = "SELECT 1; -- one\rSELECT 2;\rSELECT 3; -- three\r\nSELECT 4;\n"
+    statements = split_statements(sql, PG)
+    assert [s.text for s in statements] == ["SELECT 1;", "SELECT 2;", "SELECT 3;", "SELECT 4;"]
+    assert [s.comments for s in statements] == [(), ("-- one\r",), (), ("-- three\r\n",)]
+    assert texts("SELECT 1 -- one\r, 2;\nSELECT 3;", PG) == [
+        "SELECT 1 -- one\r, 2;",
+        "SELECT 3;",
+    ]
+
+
+@pytest.mark.parametrize("dialect", [MY, LITE])
+def test_carriage_return_does_not_end_a_comment_elsewhere(dialect: Dialect) -> None:
+    # MySQL's and SQLite's lexers end `--` comments at `\n` only, as Atlas does.
+    assert texts("SELECT 1; -- one\rSELECT 2;\nSELECT 3;", dialect) == ["SELECT 1;", "SELECT 3;"]
+
+
+def test_delimiter_only_statements_are_dropped_on_mysql_only() -> None:
+    sql = "/*!40101 SET NAMES utf8mb4 */;\nDROP TABLE t;"
+    assert texts(sql, MY) == ["DROP TABLE t;"]
+    assert texts(sql, PG) == [";", "DROP TABLE t;"]  # as Atlas: PostgreSQL runs `;` fine

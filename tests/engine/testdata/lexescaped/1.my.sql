@@ -1,0 +1,4 @@
+create table t (c text default '\\');
+create table t (c text default "\\");
+create table t (c text default "\"");
+create table t (c text default "\"" + '\'');
