@@ -8,6 +8,7 @@ resource's resulting status as YAML.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 
 from atlas_operator.operator.atlasmigration import reconcile_migration
 from atlas_operator.operator.atlasschema import reconcile_schema
+from atlas_operator.operator.conditions import REASON_FIRST_RUN_DESTRUCTIVE
 from atlas_operator.operator.context import ReconcileContext
 from atlas_operator.operator.dirstate import DirStateStore, FileDirState, MemoryDirState
 from atlas_operator.operator.manifests import (
@@ -87,10 +89,17 @@ def cmd_reconcile(args: argparse.Namespace) -> None:
         FileDirState(Path(args.state_dir)) if args.state_dir else MemoryDirState()
     )
     ctx = ReconcileContext(source=FileObjects(manifests), states=states, allow_custom_config=False)
+    statuses = StatusFiles(Path(args.state_dir)) if args.state_dir else None
     failed = False
     outputs = []
     for resource in resources:
+        if statuses is not None:
+            statuses.restore(resource)
         outcome = reconcile_until_settled(resource, ctx)
+        if statuses is not None:
+            statuses.save(resource)
+        elif outcome.reason == REASON_FIRST_RUN_DESTRUCTIVE:
+            print(LOCAL_FIRST_RUN_HINT, file=sys.stderr)
         failed |= not outcome.ready
         outputs.append(
             {
@@ -103,6 +112,40 @@ def cmd_reconcile(args: argparse.Namespace) -> None:
     yaml.safe_dump_all(outputs, sys.stdout, sort_keys=False, width=1000)
     if failed:
         raise ValueError("some resources are not Ready (see their status above)")
+
+
+LOCAL_FIRST_RUN_HINT = (
+    "local mode: without --state-dir every run is a first run; run once with "
+    "--state-dir DIR to record the status, then again with the same DIR to apply "
+    "destructive changes your policy allows"
+)
+
+
+class StatusFiles:
+    """Each resource's status between local-mode runs (`--state-dir`), so a second run
+    is not a first run, as in a cluster where the status lives on the object."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root / "status"
+
+    def path(self, resource: AtlasSchema | AtlasMigration) -> Path:
+        meta = resource.metadata
+        return self.root / resource.kind_name / (meta.namespace or "default") / f"{meta.name}.json"
+
+    def restore(self, resource: AtlasSchema | AtlasMigration) -> None:
+        path = self.path(resource)
+        if not path.is_file():
+            return
+        try:
+            saved = json.loads(path.read_text())
+            resource.status = type(resource.status).model_validate(saved)
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{path}: cannot read the saved status: {err}") from None
+
+    def save(self, resource: AtlasSchema | AtlasMigration) -> None:
+        path = self.path(resource)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(resource.status.to_json(), indent=1, sort_keys=True))
 
 
 def parse_resource(manifest: Manifest) -> AtlasSchema | AtlasMigration:

@@ -14,9 +14,12 @@ import yaml
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def reconcile(*files: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+def reconcile(
+    *files: Path, cwd: Path, extra: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "atlas_operator.cli", "reconcile"]
     return subprocess.run(
-        [sys.executable, "-m", "atlas_operator.cli", "reconcile", *[f"-f={f}" for f in files]],
+        [*command, *[f"-f={f}" for f in files], *extra],
         capture_output=True,
         text=True,
         check=False,
@@ -258,3 +261,21 @@ def test_objects_the_engine_cannot_manage_are_named_in_the_ready_message(tmp_pat
     assert condition["message"].endswith(
         "Warning: not managed by this engine yet, so not applied: view v."
     )
+
+
+def test_state_dir_keeps_the_status_so_a_second_run_is_not_a_first_run(tmp_path: Path) -> None:
+    db = tmp_path / "app.db"
+    spec = {"url": f"sqlite://{db}", "schema": {"sql": "create table t (id int, b int);"}}
+    manifest = write(tmp_path / "m.yaml", [schema_doc(spec)])
+    state = ("--state-dir", str(tmp_path / "state"))
+    assert reconcile(manifest, cwd=tmp_path, extra=state).returncode == 0
+    # Dropping a column is destructive: refused on a first run, applied on a later one.
+    spec["schema"] = {"sql": "create table t (id int);"}
+    manifest = write(tmp_path / "m.yaml", [schema_doc(spec)])
+    without = reconcile(manifest, cwd=tmp_path)
+    assert ready(without.stdout)["reason"] == "FirstRunDestructive"
+    assert "--state-dir" in without.stderr
+    with_state = reconcile(manifest, cwd=tmp_path, extra=state)
+    assert with_state.returncode == 0, with_state.stdout
+    columns = sqlite3.connect(db).execute("select name from pragma_table_info('t')").fetchall()
+    assert columns == [("id",)]
