@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from atlas_operator.engine.drivers.base import EngineError, Scope
-from atlas_operator.engine.sqlhead import Token
+from atlas_operator.engine.sqlhead import Token, qualified_name
 from atlas_operator.engine.statements import SplitError, split_statements
 
 if TYPE_CHECKING:
@@ -104,15 +104,7 @@ def read_name(
 ) -> tuple[tuple[str, ...], int]:
     """The dotted name at token `i` with each part as the database reads it (`fold`),
     and the index after it; an empty tuple when no name starts there."""
-    parts: list[str] = []
-    while i < len(tokens) and tokens[i].is_name:
-        parts.append(fold(tokens[i]))
-        i += 1
-        if i + 1 < len(tokens) and tokens[i].kind == "punct" and tokens[i].text == ".":
-            i += 1
-            continue
-        break
-    return tuple(parts), i
+    return qualified_name(tokens, i, fold)
 
 
 def shown(name: Sequence[str]) -> str:

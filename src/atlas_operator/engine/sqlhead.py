@@ -10,7 +10,7 @@ read words, quoted identifiers, strings and punctuation, and stop after a bound.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 IDENTIFIER_QUOTES = {'"': '"', "`": "`", "[": "]"}
@@ -141,18 +141,41 @@ def find_word(tokens: Sequence[Token], keyword: str, start: int = 0) -> int:
     return -1
 
 
-def qualified_name(tokens: Sequence[Token], i: int) -> tuple[tuple[str, ...], int]:
-    """The dotted name starting at token `i` (`a`, `a.b`, `"a"."b"`) and the index after
-    it; an empty tuple when no name starts there."""
+def as_written(token: Token) -> str:
+    return token.text
+
+
+def qualified_name(
+    tokens: Sequence[Token], i: int, fold: Callable[[Token], str] = as_written
+) -> tuple[tuple[str, ...], int]:
+    """The dotted name starting at token `i` (`a`, `a.b`, `"a"."b"`), each part as the
+    database reads it (`fold`), and the index after it; an empty tuple when no name
+    starts there. A dot that ends the tokens is not part of the name."""
     parts: list[str] = []
     while i < len(tokens) and tokens[i].is_name:
-        parts.append(tokens[i].text)
+        parts.append(fold(tokens[i]))
         i += 1
-        if i < len(tokens) and tokens[i].text == "." and tokens[i].kind == "punct":
+        dot = i + 1 < len(tokens) and tokens[i].text == "." and tokens[i].kind == "punct"
+        if dot:
             i += 1
             continue
         break
     return tuple(parts), i
+
+
+def name_list(tokens: Sequence[Token], i: int) -> list[tuple[str, ...]]:
+    """`a, b.c, d`: the comma-separated names starting at token `i`."""
+    names = []
+    while i < len(tokens):
+        name, i = qualified_name(tokens, i)
+        if not name:
+            break
+        names.append(name)
+        if i < len(tokens) and tokens[i].text == ",":
+            i += 1
+            continue
+        break
+    return names
 
 
 def skip_words(tokens: Sequence[Token], i: int, *optional: Sequence[str]) -> int:

@@ -128,6 +128,13 @@ class StatementTraits:
 InterruptedOutcome = Literal["ran", "not-ran", "unknown"]
 
 
+def compare_fingerprints(before: str | None, now: str | None) -> InterruptedOutcome:
+    """Unchanged objects mean the statement did not run; without both digests, unknown."""
+    if before is None or now is None:
+        return "unknown"
+    return "not-ran" if now == before else "ran"
+
+
 class Session(ABC):
     """One open connection to a database."""
 
@@ -302,12 +309,7 @@ class Driver(ABC):
     ) -> InterruptedOutcome:
         """Whether a statement that was started, but whose completion was never
         recorded, took effect: its objects changed since the `before` fingerprint."""
-        if before is None:
-            return "unknown"
-        now = self.effect_fingerprint(session, sql)
-        if now is None:
-            return "unknown"
-        return "not-ran" if now == before else "ran"
+        return compare_fingerprints(before, self.effect_fingerprint(session, sql))
 
     def before_apply(self, session: Session, statements: Sequence[PlannedStatement]) -> None:
         """Hook run before the plan's transaction starts (SQLite turns FK checks off)."""

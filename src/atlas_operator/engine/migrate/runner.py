@@ -432,8 +432,8 @@ class FileRun:
             return self.fail(index, err)
         self.report.applied.append(text)
         following = index + 1
-        ahead = outside is not None and following < len(self.texts)
-        if ahead and self.runs_outside(following, outside or set()):
+        last = following == len(self.texts)
+        if outside is not None and not last and self.runs_outside(following, outside):
             self.mark_progress(following)
             self.set_intent(following, self.traits[following])
             self.store.update_progress(self.revision)

@@ -28,6 +28,7 @@ from atlas_operator.engine.sqlhead import (
     Token,
     find_word,
     head_tokens,
+    name_list,
     qualified_name,
     skip_words,
     starts_with,
@@ -180,20 +181,6 @@ def rename_targets(tokens: Sequence[Token]) -> list[ObjectRef]:
             continue
         break
     return refs
-
-
-def name_list(tokens: Sequence[Token], i: int) -> list[tuple[str, ...]]:
-    names = []
-    while i < len(tokens):
-        name, i = qualified_name(tokens, i)
-        if not name:
-            break
-        names.append(name)
-        if i < len(tokens) and tokens[i].text == ",":
-            i += 1
-            continue
-        break
-    return names
 
 
 def table_ref(name: tuple[str, ...]) -> ObjectRef:

@@ -17,6 +17,7 @@ from atlas_operator.engine.drivers.base import (
     InterruptedOutcome,
     Session,
     StatementTraits,
+    compare_fingerprints,
 )
 from atlas_operator.engine.drivers.traits import (
     OUTSIDE,
@@ -29,6 +30,7 @@ from atlas_operator.engine.sqlhead import (
     Token,
     find_word,
     head_tokens,
+    name_list,
     qualified_name,
     skip_words,
     starts_with,
@@ -130,7 +132,7 @@ def concurrent_index(tokens: Sequence[Token]) -> tuple[tuple[str, ...], tuple[st
 def drop_index_concurrently(tokens: Sequence[Token]) -> list[tuple[str, ...]] | None:
     if not starts_with(tokens, "DROP", "INDEX", "CONCURRENTLY"):
         return None
-    return names_list(tokens, skip_words(tokens, 3, ("IF", "EXISTS")))
+    return name_list(tokens, skip_words(tokens, 3, ("IF", "EXISTS")))
 
 
 def database_or_tablespace(tokens: Sequence[Token]) -> tuple[str, str] | None:
@@ -142,20 +144,6 @@ def database_or_tablespace(tokens: Sequence[Token]) -> tuple[str, str] | None:
         return None
     name, _ = qualified_name(tokens, skip_words(tokens, 2, ("IF", "EXISTS")))
     return (kind.lower(), name[-1]) if name else None
-
-
-def names_list(tokens: Sequence[Token], i: int) -> list[tuple[str, ...]]:
-    names = []
-    while i < len(tokens):
-        name, i = qualified_name(tokens, i)
-        if not name:
-            break
-        names.append(name)
-        if i < len(tokens) and tokens[i].text == ",":
-            i += 1
-            continue
-        break
-    return names
 
 
 def needs_no_transaction(error: DatabaseError) -> bool:
@@ -243,9 +231,4 @@ def interrupted_outcome(session: Session, sql: str, before: str | None) -> Inter
             return "not-ran"
     elif created is not None and "False:" in table_indexes(session, created[1]):
         return "unknown"  # an unnamed build left an invalid index: which one is ours?
-    if before is None:
-        return "unknown"
-    now = effect_fingerprint(session, sql)
-    if now is None:
-        return "unknown"
-    return "not-ran" if now == before else "ran"
+    return compare_fingerprints(before, effect_fingerprint(session, sql) if before else None)
