@@ -195,7 +195,7 @@ def catalog_table(url: DatabaseURL) -> list[tuple[Any, ...]]:
     """Table `t` as the database itself describes it (no engine inspection)."""
     if url.driver == "sqlite":
         # sqlite_master keeps the text as written; the pragmas describe the result.
-        columns = "name, type, \"notnull\", dflt_value, pk"
+        columns = 'name, type, "notnull", dflt_value, pk'
         return run(url, f"SELECT {columns} FROM pragma_table_info('t')")
     if url.driver == "mysql":
         return run(url, "SHOW CREATE TABLE t")
