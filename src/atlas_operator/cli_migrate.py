@@ -17,7 +17,7 @@ from atlas_operator.engine.migrate.executor import (
     migrate_apply,
     migrate_status,
 )
-from atlas_operator.engine.urls import parse_url
+from atlas_operator.engine.urls import DatabaseURL, parse_url
 
 
 def add_migrate_commands(verbs: Any) -> None:
@@ -122,7 +122,7 @@ def cmd_status(args: argparse.Namespace) -> None:
     url = parse_url(args.url)
     status = migrate_status(url, load_dir(args.dir), options_from(args))
     if args.format == "json":
-        print(json.dumps(status_json(status, url.redacted(), args.dir), indent=2))
+        print(json.dumps(status_json(status, url, args.dir), indent=2))
     else:
         sys.stdout.write(status_text(status))
 
@@ -156,10 +156,10 @@ def status_text(status: Status) -> str:
     return "\n".join(lines) + "\n"
 
 
-def status_json(status: Status, url: str, directory: str) -> dict[str, Any]:
+def status_json(status: Status, url: DatabaseURL, directory: str) -> dict[str, Any]:
     error = status.last_error
     return {
-        "Env": {"Driver": url.split(":", 1)[0], "URL": url, "Dir": directory},
+        "Env": {"Driver": url.atlas_driver, "URL": url.redacted(), "Dir": directory},
         "Available": [file_json(f) for f in status.available],
         "OutOfOrder": [file_json(f) for f in status.out_of_order],
         "Pending": [file_json(f) for f in status.pending],
@@ -196,7 +196,7 @@ def cmd_apply(args: argparse.Namespace) -> None:
     url = parse_url(args.url)
     result = migrate_apply(url, load_dir(args.dir), options_from(args))
     if args.format == "json":
-        print(json.dumps(apply_json(result, url.redacted(), args.dir), indent=2))
+        print(json.dumps(apply_json(result, url, args.dir), indent=2))
     else:
         sys.stdout.write(apply_text(result))
     if result.error:
@@ -235,10 +235,10 @@ def apply_text(result: ApplyResult) -> str:
     return "\n".join(out) + "\n"
 
 
-def apply_json(result: ApplyResult, url: str, directory: str) -> dict[str, Any]:
+def apply_json(result: ApplyResult, url: DatabaseURL, directory: str) -> dict[str, Any]:
     return {
-        "Driver": url.split(":", 1)[0],
-        "URL": url,
+        "Driver": url.atlas_driver,
+        "URL": url.redacted(),
         "Dir": directory,
         "Pending": [file_json(f) for f in result.pending],
         "Applied": [

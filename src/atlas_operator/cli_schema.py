@@ -292,7 +292,7 @@ def report_json(report: ApplyReport) -> dict[str, Any]:
     if report.error:
         changes["Error"] = {"Stmt": report.error_stmt, "Text": report.error}
     return {
-        "Driver": report.plan.target.driver,
+        "Driver": report.plan.target.atlas_driver,
         "URL": report.plan.target.redacted(),
         "Changes": changes,
     }

@@ -66,3 +66,23 @@ def test_expired_event_is_created_again_with_its_count() -> None:
     api.record_event(RESOURCE, "Warning", "Migrating", "boom", "c")
     [event] = fake.events.values()
     assert event["count"] == 2
+
+
+def test_many_distinct_messages_are_combined_like_client_go() -> None:
+    fake = FakeEvents()
+    api = KubeApi(client=fake)  # type: ignore[arg-type]
+    for n in range(14):
+        api.record_event(RESOURCE, "Warning", "TransientErr", f"attempt {n} failed", "c")
+    api.record_event(RESOURCE, "Warning", "TransientErr", "attempt 0 failed", "c")
+    events = list(fake.events.values())
+    single = sorted(e["message"] for e in events if not e["message"].startswith("(combined"))
+    assert single == [f"attempt {n} failed" for n in range(9)]
+    [combined] = [e for e in events if e["message"].startswith("(combined")]
+    # Messages 10 to 14 share one event showing the latest message.
+    assert combined["message"] == "(combined from similar events): attempt 13 failed"
+    assert combined["count"] == 5
+    counts = {e["message"]: e["count"] for e in events}
+    assert counts["attempt 0 failed"] == 2
+    # Another reason is not combined with these.
+    api.record_event(RESOURCE, "Normal", "Applied", "done", "c")
+    assert any(e["message"] == "done" for e in fake.events.values())

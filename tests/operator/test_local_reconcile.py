@@ -43,8 +43,8 @@ def test_quickstart_creates_the_users_table_and_is_idempotent(tmp_path: Path) ->
     assert first.returncode == 0, first.stderr
     assert ready(first.stdout)["reason"] == "Applied"
     assert "CREATE TABLE `users`" in ready(first.stdout)["message"]
-    # Atlas's report names its client's driver: `sqlite` (Atlas v0.38 and later).
-    assert '"Driver":"sqlite","URL":{"Scheme":"sqlite"}' in ready(first.stdout)["message"]
+    # The apply report names the driver as the Atlas CLI we are compared with: sqlite3.
+    assert '"Driver":"sqlite3","URL":{"Scheme":"sqlite"}' in ready(first.stdout)["message"]
     conn = sqlite3.connect(tmp_path / "quickstart.db")
     columns = conn.execute("SELECT name, type, \"notnull\", pk FROM pragma_table_info('users')")
     assert [tuple(c) for c in columns] == [

@@ -8,7 +8,7 @@ import pytest
 from atlas_operator.engine.declarative import ApplyPolicy, load_sql_on_dev
 from atlas_operator.engine.drivers import driver_for
 from atlas_operator.engine.urls import parse_url
-from atlas_operator.operator.atlasschema import desired_hash, report_driver
+from atlas_operator.operator.atlasschema import desired_hash
 from tests.rig.databases import Databases, run
 
 SQL = (
@@ -43,8 +43,8 @@ def test_same_desired_state_on_two_dev_databases_has_one_hash(dbs: Databases, ki
 @pytest.mark.parametrize(
     ("url", "driver"),
     [
-        ("sqlite://file.db", "sqlite"),
-        ("sqlite3://file.db", "sqlite"),
+        ("sqlite://file.db", "sqlite3"),
+        ("sqlite3://file.db", "sqlite3"),
         ("mysql://u@h/db", "mysql"),
         ("mariadb://u@h/db", "mariadb"),
         ("maria://u@h/db", "mariadb"),
@@ -52,4 +52,4 @@ def test_same_desired_state_on_two_dev_databases_has_one_hash(dbs: Databases, ki
     ],
 )
 def test_apply_report_names_atlas_driver(url: str, driver: str) -> None:
-    assert report_driver(parse_url(url)) == driver
+    assert parse_url(url).atlas_driver == driver

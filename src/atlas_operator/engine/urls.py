@@ -232,6 +232,18 @@ class DatabaseURL:
         path = "/" + quote(self.database or "", safe="")
         return f"{self.scheme}://{self._userinfo()}{_render_host(self.host)}{port}{path}{query}"
 
+    @property
+    def atlas_driver(self) -> str:
+        """The `Driver` Atlas's JSON reports name: the name its client registered the
+        scheme under. `mariadb://`/`maria://` are Atlas's `mariadb` driver; SQLite is
+        `sqlite3`, as the community Atlas CLI we compare with reports it (Atlas renamed
+        it `sqlite` in September 2025, commit a9006e9f; README, Differences)."""
+        if self.scheme.split("+", 1)[0] in ("mariadb", "maria"):
+            return "mariadb"
+        if self.driver == "sqlite":
+            return "sqlite3"
+        return self.driver
+
     def __str__(self) -> str:
         return self.redacted()
 

@@ -248,22 +248,13 @@ def ready_message(plan: Plan, applied: list[str], pending: list[str]) -> str:
     if pending:
         changes["Pending"] = truncate_sql(pending)
     report = {
-        "Driver": report_driver(plan.target),
+        "Driver": plan.target.atlas_driver,
         "URL": {"Scheme": plan.target.scheme},
         "Changes": changes,
     }
     return "The schema has been applied successfully. Apply response: " + json.dumps(
         report, separators=(",", ":")
     )
-
-
-def report_driver(url: DatabaseURL) -> str:
-    """The `Driver` of Atlas's apply report: the name its client registered the URL's
-    scheme under. `mariadb://` and `maria://` are Atlas's `mariadb` driver; SQLite is
-    `sqlite` since Atlas v0.38 (`sqlite3` before; the operator's Atlas is v1.x)."""
-    if url.scheme.split("+", 1)[0] in ("mariadb", "maria"):
-        return "mariadb"
-    return url.driver
 
 
 def truncate_sql(statements: list[str]) -> list[str]:

@@ -13,6 +13,7 @@ import base64
 import os
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -47,6 +48,20 @@ CONFLICT_RETRIES = 5
 EVENT_CACHE_SIZE = 4096
 """Events remembered for aggregation (client-go's `maxLruCacheEntries`)."""
 EventKey = tuple[str, ...]
+SIMILAR_EVENTS_LIMIT = 10
+"""Distinct messages for one object, type and reason before client-go's aggregator
+combines them (`defaultAggregateMaxEvents`)."""
+SIMILAR_EVENTS_WINDOW = 600.0
+"""Seconds a run of similar events is remembered (`defaultAggregateIntervalInSeconds`)."""
+COMBINED_PREFIX = "(combined from similar events): "
+
+
+@dataclass
+class SimilarEvents:
+    """client-go's aggregate record: the distinct messages seen for one aggregate key."""
+
+    messages: set[str]
+    last: float
 
 
 @dataclass
@@ -97,6 +112,7 @@ class KubeApi:
             timeout=httpx2.Timeout(30.0),
         )
         self.events_seen: OrderedDict[EventKey, SeenEvent] = OrderedDict()
+        self.events_similar: OrderedDict[EventKey, SimilarEvents] = OrderedDict()
         self.events_lock = threading.Lock()
 
     # --- custom resources --------------------------------------------------------------
@@ -161,10 +177,13 @@ class KubeApi:
     ) -> None:
         """Records an event the way client-go's recorder does: the same event again (same
         object, type, reason, message and source) updates the first one's `count` and
-        `lastTimestamp` (`kubectl describe`: `(x5 over 66s)`) instead of adding one."""
+        `lastTimestamp` (`kubectl describe`: `(x5 over 66s)`) instead of adding one; past
+        ten distinct messages with one object, type and reason in ten minutes, further
+        ones update a single event whose message starts `(combined from similar
+        events): `, as client-go's aggregator does."""
         meta = involved["metadata"]
         message = message[:1024]
-        key: EventKey = (
+        similar: EventKey = (
             component,
             str(involved.get("apiVersion")),
             str(involved.get("kind")),
@@ -173,10 +192,10 @@ class KubeApi:
             str(meta.get("uid")),
             type_,
             reason,
-            message,
         )
         stamp = now_rfc3339()
         with self.events_lock:
+            key, message = self.aggregate_event(similar, message)
             seen = self.events_seen.pop(key, None)
             if seen is None:
                 seen = SeenEvent(
@@ -188,7 +207,8 @@ class KubeApi:
                 self.events_seen.popitem(last=False)
             count, name, first = seen.count, seen.name, seen.first
         if count > 1:
-            patch = {"count": count, "lastTimestamp": stamp}
+            # The message too: a combined event shows the latest of its messages.
+            patch = {"count": count, "lastTimestamp": stamp, "message": message}
             patched = not_found_is_none(
                 lambda: self.client.patch(
                     EVENT, name, patch, namespace=meta["namespace"], patch_type=PatchType.MERGE
@@ -218,6 +238,25 @@ class KubeApi:
             "count": count,
         }
         self.client.create(EVENT(event), namespace=meta["namespace"])
+
+    def aggregate_event(self, similar: EventKey, message: str) -> tuple[EventKey, str]:
+        """The dedup key and message of an event (client-go's `EventAggregate`): its own
+        message while fewer than SIMILAR_EVENTS_LIMIT distinct ones were seen for the
+        object, type and reason within the window; after that one combined event."""
+        now = time.monotonic()
+        record = self.events_similar.pop(similar, None)
+        if record is None or now - record.last > SIMILAR_EVENTS_WINDOW:
+            record = SimilarEvents(set(), now)
+        record.last = now
+        self.events_similar[similar] = record
+        while len(self.events_similar) > EVENT_CACHE_SIZE:
+            self.events_similar.popitem(last=False)
+        record.messages.add(message)
+        if len(record.messages) < SIMILAR_EVENTS_LIMIT:
+            return (*similar, message), message
+        # Keep the set bounded, as client-go's PopAny does.
+        record.messages.discard(message)
+        return (*similar, COMBINED_PREFIX), COMBINED_PREFIX + message
 
     # --- dev-database Deployments and pods ---------------------------------------------
 
