@@ -118,7 +118,12 @@ def creation_statements(url: DatabaseURL, realm: Realm, policy: ApplyPolicy) -> 
     empty = (
         Realm(schemas=tuple(type(s)(s.name) for s in realm.schemas)) if scope.is_schema else Realm()
     )
-    return [s.sql for s in driver.plan(diff_realms(empty, realm), scope)]
+    from atlas_operator.engine.dependencies import link_changes
+
+    changes = link_changes(
+        diff_realms(empty, realm), empty, realm, driver.dependency_rules(), bound=scope.is_schema
+    )
+    return [s.sql for s in driver.plan(changes, scope)]
 
 
 def cmd_diff(args: argparse.Namespace) -> None:
@@ -134,7 +139,7 @@ def cmd_diff(args: argparse.Namespace) -> None:
     scope = scope_for(reference, policy)
     from atlas_operator.engine.declarative import diff_states
 
-    changes = diff_states(current, desired, scope, fold_case=driver.case_insensitive_names)
+    changes = diff_states(current, desired, scope, driver)
     statements = driver.plan(changes, scope)
     if args.format == "json":
         print(json.dumps({"statements": [s.sql for s in statements]}, indent=2))

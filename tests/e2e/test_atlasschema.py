@@ -305,3 +305,47 @@ def test_two_databases_of_one_mariadb_server_apply_concurrently(
         reasons = {e["reason"] for e in kube.events(name)}
         assert not reasons & {"ApplyingSchema", "Error", "TransientErr"}, reasons
     assert run(dev, "SHOW TABLES") == []  # the shared dev database is left empty
+
+
+OBJECTS = """
+create type status as enum ('active', 'inactive');
+create sequence order_numbers start 1000;
+create table orders (
+  id bigint primary key default nextval('order_numbers'),
+  status status not null default 'active',
+  updated_at timestamptz not null default now()
+);
+create function set_updated_at() returns trigger language plpgsql as $$
+begin
+  new.updated_at := now();
+  return new;
+end $$;
+create trigger orders_updated_at before update on orders
+  for each row execute function set_updated_at();
+create view active_orders as select id, updated_at from orders where status = 'active';
+"""
+
+
+def test_postgres_objects_reach_ready_and_replan_nothing(
+    operator: OperatorProcess, kube: Kube, dbs: Databases
+) -> None:
+    from atlas_operator.engine.declarative import ApplyPolicy, schema_apply
+
+    url, dev = dbs.new("postgres"), dbs.new("postgres")
+    kube.apply(
+        secret("objects-db", url=url_text(url)),
+        schema_resource("objects", OBJECTS, devURL=url_text(dev)),
+    )
+    done = kube.wait_ready("atlasschema", "objects", timeout=90)
+    message = condition(done)["message"]
+    assert condition(done)["reason"] == "Applied"
+    assert "not managed" not in message
+    assert "CREATE TRIGGER orders_updated_at" in message
+    run(url, "insert into orders default values")
+    run(url, "update orders set status = 'inactive'")
+    assert run(url, "select id, updated_at > now() - interval '1 minute' from orders") == [
+        (1000, True)
+    ]
+    assert run(url, "select count(*) from active_orders") == [(0,)]
+    again = schema_apply(url, OBJECTS, dev, ApplyPolicy(), dry_run=True)
+    assert again.pending == []

@@ -90,14 +90,15 @@ def test_hcl_evaluates_columns_keys_and_references() -> None:
         (
             'schema "s" {}\ntable "t" {\n  schema = schema.s\n  column "a" {\n'
             "    type = enum.status\n  }\n}\n",
-            "enum types are not supported yet",
+            'schema.hcl: table "t": column "a": attribute "type": enum "status" is not defined',
         ),
         (
             'schema "s" {}\ntable "t" {\n  schema = schema.s\n  column "a" {\n    null = true\n'
             "  }\n}\n",
             "the type attribute is required",
         ),
-        ('view "v" {\n  as = "select 1"\n}\n', "view are not supported yet"),
+        ('view "v" {\n  as = "select 1"\n}\n', 'view "v": the schema attribute is required'),
+        ('event_trigger "e" {\n  on = table_rewrite\n}\n', "event_trigger are not supported yet"),
         (
             'schema "s" {}\ntable "users" {\n  schema = schema.s\n  column "id" {\n'
             '    type = int\n    null = "yes"\n  }\n}\n',

@@ -7,15 +7,19 @@ policy is one filter over kinds rather than a check in every diff step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from atlas_operator.engine.model import (
     Check,
     Column,
     ForeignKey,
     Index,
+    ObjectRef,
+    PartitionKey,
+    PartitionOf,
     PrimaryKey,
     Schema,
+    SchemaObject,
     Table,
 )
 
@@ -128,6 +132,26 @@ class ModifyTableAttr:
     skip_key = "modify_table"
 
 
+@dataclass(frozen=True)
+class ModifyPartitionKey:
+    """A table's partition key changed, appeared or went away (PostgreSQL): never
+    possible in place, so planners refuse it (Atlas: "drop and add is required")."""
+
+    before: PartitionKey | None
+    after: PartitionKey | None
+    skip_key = None
+
+
+@dataclass(frozen=True)
+class ModifyPartitionOf:
+    """A partition's bound or parent changed, or a table became or stopped being a
+    partition (PostgreSQL: detach and attach again when it stays a partition)."""
+
+    before: PartitionOf | None
+    after: PartitionOf | None
+    skip_key = None
+
+
 TableChange = (
     AddColumn
     | DropColumn
@@ -145,6 +169,8 @@ TableChange = (
     | DropCheck
     | ModifyCheck
     | ModifyTableAttr
+    | ModifyPartitionKey
+    | ModifyPartitionOf
 )
 
 
@@ -193,7 +219,88 @@ class ModifyTable:
         return ModifyTable(self.schema, self.before, self.after, changes)
 
 
-Change = AddSchema | DropSchema | ModifySchema | AddTable | DropTable | ModifyTable
+OBJECT_KINDS = (
+    "extension",
+    "enum",
+    "domain",
+    "composite",
+    "sequence",
+    "function",
+    "procedure",
+    "view",
+    "materialized",
+    "trigger",
+    "policy",
+)
+"""Object kinds in creation order when nothing else decides (Atlas's type selectors)."""
+
+
+@dataclass(frozen=True)
+class ColumnUse:
+    """A table column whose type is a schema object, with its desired default."""
+
+    schema: str
+    table: str
+    column: str
+    type: str
+    """The column's desired type (`e`, `e[]`)."""
+    default: str | None = None
+
+
+@dataclass(frozen=True)
+class AddObject:
+    """A view, routine, trigger, sequence, type, policy or extension to create.
+    `recreate`: it exists and is dropped
+    first because something it depends on must be replaced (not a user-visible add)."""
+
+    schema: str | None
+    object: SchemaObject
+    recreate: bool = False
+    needs: tuple[ObjectRef, ...] = field(default=(), compare=False)
+    """What it depends on (engine/dependencies.py), for ordering."""
+    anchored: bool = field(default=False, compare=False)
+    """Tables depend on it, so it is created before them."""
+
+    @property
+    def skip_key(self) -> str:
+        return f"add_{self.object.kind}"
+
+
+@dataclass(frozen=True)
+class DropObject:
+    schema: str | None
+    object: SchemaObject
+    recreate: bool = False
+    """Dropped only to be created again after a change it depends on (not destructive)."""
+    needs: tuple[ObjectRef, ...] = field(default=(), compare=False)
+    anchored: bool = field(default=False, compare=False)
+    """Tables depend on it, so it is dropped after them."""
+
+    @property
+    def skip_key(self) -> str:
+        return f"drop_{self.object.kind}"
+
+
+@dataclass(frozen=True)
+class ModifyObject:
+    schema: str | None
+    before: SchemaObject
+    after: SchemaObject
+    needs: tuple[ObjectRef, ...] = field(default=(), compare=False)
+    anchored: bool = field(default=False, compare=False)
+    columns: tuple[ColumnUse, ...] = field(default=(), compare=False)
+    """Table columns of the type, converted to the new one when it is replaced (an enum
+    that loses a label): the type is renamed away, created anew, the columns cast to it
+    and the old one dropped."""
+
+    @property
+    def skip_key(self) -> str:
+        return f"modify_{self.after.kind}"
+
+
+ObjectChange = AddObject | DropObject | ModifyObject
+
+Change = AddSchema | DropSchema | ModifySchema | AddTable | DropTable | ModifyTable | ObjectChange
 
 SKIP_KEYS = (
     "add_schema",
@@ -211,6 +318,7 @@ SKIP_KEYS = (
     "add_foreign_key",
     "drop_foreign_key",
     "modify_foreign_key",
+    *(f"{verb}_{kind}" for kind in OBJECT_KINDS for verb in ("add", "drop", "modify")),
 )
 
 
@@ -236,13 +344,18 @@ DESTRUCTIVE = (DropSchema, DropTable)
 
 
 def destructive_changes(changes: list[Change]) -> list[Change]:
-    """Changes that lose data: dropped schemas, tables and (non-generated) columns.
+    """Changes that lose data: dropped schemas, tables and (non-generated) columns, and
+    dropped schema objects (not those only re-created).
 
     A dropped column comes back as a ModifyTable holding only that drop, so each
     finding can be rendered as a statement of its own for the lint message."""
     found: list[Change] = []
     for change in changes:
         if isinstance(change, DESTRUCTIVE):
+            found.append(change)
+        elif isinstance(change, DropObject) and not change.recreate:
+            # Dropping a view, routine, type or sequence loses what only it held (a
+            # sequence's position, a materialized view's rows, code nobody else has).
             found.append(change)
         elif isinstance(change, ModifyTable):
             found.extend(

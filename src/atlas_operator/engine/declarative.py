@@ -24,6 +24,7 @@ from atlas_operator.engine.changes import (
     destructive_changes,
     skip_changes,
 )
+from atlas_operator.engine.dependencies import link_changes
 from atlas_operator.engine.devrun import dev_session, inspect_dev
 from atlas_operator.engine.diff import diff_realms, diff_schemas
 from atlas_operator.engine.drivers import driver_for
@@ -163,7 +164,7 @@ def normalise_on_dev(
     against concurrent runs, healed of dead runs' leftovers, marked while in use) and
     inspects it; the dev database is cleaned afterwards."""
     try:
-        statements = [s.text for s in split_statements(sql, driver.dialect)]
+        statements = [driver.for_dev(s.text) for s in split_statements(sql, driver.dialect)]
     except SplitError as err:
         raise EngineError(f"{source}: {err}") from None
     with dev_session(driver, dev_url, scope, DevDatabaseError) as dev:
@@ -230,7 +231,7 @@ def dev_scope(
 def plan_apply(session: Session, driver: Driver, desired: Realm, policy: ApplyPolicy) -> Plan:
     scope = driver.scope_of(session.url, policy.schemas)
     current = exclude_realm(driver.inspect(session, scope), policy.exclude, scope.bound)
-    changes = diff_states(current, desired, scope, fold_case=driver.case_insensitive_names)
+    changes = diff_states(current, desired, scope, driver)
     changes = skip_changes(changes, policy.skip)
     statements = driver.plan(
         changes, scope, concurrent_index=(policy.concurrent_create, policy.concurrent_drop)
@@ -239,17 +240,28 @@ def plan_apply(session: Session, driver: Driver, desired: Realm, policy: ApplyPo
 
 
 def diff_states(
-    current: Realm, desired: Realm, scope: Scope, *, fold_case: bool = False
+    current: Realm, desired: Realm, scope: Scope, driver: Driver | None = None
 ) -> list[Change]:
+    """The changes from `current` to `desired`; with the `driver`, linked to what depends
+    on them (engine/dependencies.py: dependents re-created around what breaks them)."""
+    fold_case = driver.case_insensitive_names if driver is not None else False
     if scope.bound is not None:
         # Schema scope: compare contents whatever each side's schema is called.
         cur = current.schemas[0] if current.schemas else Schema(scope.bound)
         des = desired.schemas[0] if desired.schemas else Schema(scope.bound)
         # The desired schema's own attributes come from the dev database, not from the
         # desired state: a schema-bound plan changes what is inside the schema only.
-        des = replace(des, charset=cur.charset, collation=cur.collation, comment=cur.comment)
-        return diff_schemas(cur, des, fold_case=fold_case)
-    return diff_realms(current, desired, fold_case=fold_case)
+        des = replace(
+            des, name=cur.name, charset=cur.charset, collation=cur.collation, comment=cur.comment
+        )
+        changes = diff_schemas(cur, des, fold_case=fold_case)
+    else:
+        changes = diff_realms(current, desired, fold_case=fold_case)
+    if driver is None:
+        return changes
+    return link_changes(
+        changes, current, desired, driver.dependency_rules(), bound=scope.bound is not None
+    )
 
 
 def destructive_statements(plan: Plan) -> list[str]:
@@ -277,42 +289,87 @@ def execute_plan(
     progress: Callable[[PlannedStatement, float], None] | None = None,
 ) -> ApplyReport:
     """Runs the plan; on failure the report names the failing statement and what ran.
-    `progress` is told of each statement once it ran, with its duration in seconds."""
+    `progress` is told of each statement once it ran, with its duration in seconds.
+
+    Under `file`/`all`, consecutive transactional statements share one transaction; a
+    statement that cannot run in one (CREATE INDEX CONCURRENTLY, a new enum label that
+    later statements use) runs on its own between them, so a failure rolls back only
+    the statements since the last such one."""
     report = ApplyReport(plan=plan, pending=list(plan.sql))
     statements = plan.statements
-    in_tx = tx_mode != "none" and all(s.transactional for s in statements)
     driver.before_apply(session, statements)
     try:
-        if in_tx:
-            session.begin()
-        for statement in statements:
-            started = time.monotonic()
-            try:
-                session.execute(statement.sql)
-            except DatabaseError as err:
-                report.error_stmt, report.error = statement.sql, str(err)
-                if in_tx:
-                    session.rollback()
-                    if driver.transactional_ddl:
-                        report.pending = list(plan.sql)
-                        report.applied = []
+        for in_tx, segment in plan_segments(statements, tx_mode):
+            if not run_segment(session, driver, segment, in_tx, report, progress):
                 return report
-            if progress is not None:
-                progress(statement, time.monotonic() - started)
-            report.applied.append(statement.sql)
-            report.pending.pop(0)
-        if in_tx:
-            try:
-                driver.before_commit(session, statements)
-            except DatabaseError as err:
-                report.error_stmt, report.error = "COMMIT", str(err)
-                session.rollback()
-                report.pending, report.applied = list(plan.sql), []
-                return report
-            session.commit()
     finally:
         driver.after_apply(session, statements)
     return report
+
+
+def plan_segments(
+    statements: Sequence[PlannedStatement], tx_mode: TxMode
+) -> list[tuple[bool, list[PlannedStatement]]]:
+    """(in a transaction, statements) runs: one per statement under `none`."""
+    if tx_mode == "none":
+        return [(False, [s]) for s in statements]
+    segments: list[tuple[bool, list[PlannedStatement]]] = []
+    for statement in statements:
+        if not statement.transactional:
+            segments.append((False, [statement]))
+        elif segments and segments[-1][0]:
+            segments[-1][1].append(statement)
+        else:
+            segments.append((True, [statement]))
+    return segments
+
+
+def run_segment(
+    session: Session,
+    driver: Driver,
+    segment: list[PlannedStatement],
+    in_tx: bool,
+    report: ApplyReport,
+    progress: Callable[[PlannedStatement, float], None] | None,
+) -> bool:
+    """Runs one segment, moving its statements from pending to applied; False (and the
+    report names the failure) when it failed."""
+    done: list[str] = []
+    if in_tx:
+        session.begin()
+    for statement in segment:
+        started = time.monotonic()
+        try:
+            session.execute(statement.sql)
+        except DatabaseError as err:
+            report.error_stmt, report.error = statement.sql, str(err)
+            if in_tx:
+                session.rollback()
+                if driver.transactional_ddl:
+                    undo(report, done)
+            return False
+        if progress is not None:
+            progress(statement, time.monotonic() - started)
+        done.append(statement.sql)
+        report.applied.append(statement.sql)
+        report.pending.pop(0)
+    if in_tx:
+        try:
+            driver.before_commit(session, segment)
+        except DatabaseError as err:
+            report.error_stmt, report.error = "COMMIT", str(err)
+            session.rollback()
+            undo(report, done)
+            return False
+        session.commit()
+    return True
+
+
+def undo(report: ApplyReport, rolled_back: list[str]) -> None:
+    """Statements of a rolled-back transaction go back to pending."""
+    if rolled_back:
+        del report.applied[len(report.applied) - len(rolled_back) :]
+        report.pending[:0] = rolled_back
 
 
 def schema_apply(

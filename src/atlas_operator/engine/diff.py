@@ -10,6 +10,7 @@ not detected: a rename is a drop and an add, as in Atlas's community engine.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TypeVar
 
 from atlas_operator.engine.changes import (
@@ -17,6 +18,7 @@ from atlas_operator.engine.changes import (
     AddColumn,
     AddForeignKey,
     AddIndex,
+    AddObject,
     AddPrimaryKey,
     AddSchema,
     AddTable,
@@ -25,6 +27,7 @@ from atlas_operator.engine.changes import (
     DropColumn,
     DropForeignKey,
     DropIndex,
+    DropObject,
     DropPrimaryKey,
     DropSchema,
     DropTable,
@@ -32,13 +35,26 @@ from atlas_operator.engine.changes import (
     ModifyColumn,
     ModifyForeignKey,
     ModifyIndex,
+    ModifyObject,
+    ModifyPartitionKey,
+    ModifyPartitionOf,
     ModifyPrimaryKey,
     ModifySchema,
     ModifyTable,
     ModifyTableAttr,
     TableChange,
 )
-from atlas_operator.engine.model import Check, Column, Realm, Schema, Table
+from atlas_operator.engine.model import (
+    Check,
+    Column,
+    ForeignKey,
+    Index,
+    PrimaryKey,
+    Realm,
+    Schema,
+    SchemaObject,
+    Table,
+)
 
 E = TypeVar("E")
 
@@ -80,6 +96,7 @@ def diff_realms(current: Realm, desired: Realm, *, fold_case: bool = False) -> l
         if key(schema.name) not in present:
             changes.append(AddSchema(schema))
             changes.extend(AddTable(schema.name, table) for table in schema.tables)
+            changes.extend(AddObject(schema.name, obj) for obj in schema.objects)
     return changes
 
 
@@ -102,11 +119,40 @@ def diff_schemas(current: Schema, desired: Schema, *, fold_case: bool = False) -
     changes.extend(
         AddTable(desired.name, table) for table in desired.tables if key(table.name) not in present
     )
+    dropped = {key(t.name) for t in current.tables if key(t.name) not in wanted}
+    changes.extend(
+        c
+        for c in diff_objects(desired.name, current.objects, desired.objects)
+        if not (isinstance(c, DropObject) and owner_table_dropped(c.object, dropped, key))
+    )
+    return changes
+
+
+def owner_table_dropped(obj: SchemaObject, dropped: set[str], key: Callable[[str], str]) -> bool:
+    """DROP TABLE takes its triggers, policies and owned sequences with it."""
+    owner = obj.table or obj.rendering("owner_table")
+    return bool(owner) and key(owner or "") in dropped
+
+
+def diff_objects(
+    schema: str | None, current: Sequence[SchemaObject], desired: Sequence[SchemaObject]
+) -> list[Change]:
+    """Objects matched by kind, table and name (a routine's name holds its arguments)."""
+    wanted = {o.key: o for o in desired}
+    present = {o.key for o in current}
+    changes: list[Change] = []
+    for obj in current:
+        target = wanted.get(obj.key)
+        if target is None:
+            changes.append(DropObject(schema, obj))
+        elif target != obj:
+            changes.append(ModifyObject(schema, obj, target))
+    changes.extend(AddObject(schema, o) for o in desired if o.key not in present)
     return changes
 
 
 def diff_tables(current: Table, desired: Table, *, fold_case: bool = False) -> list[TableChange]:
-    changes: list[TableChange] = []
+    changes: list[TableChange] = diff_partitioning(current, desired)
     if current.comment != desired.comment:
         changes.append(ModifyTableAttr("comment", current.comment, desired.comment))
     for name in sorted({n for n, _ in current.options} | {n for n, _ in desired.options}):
@@ -126,6 +172,17 @@ def diff_tables(current: Table, desired: Table, *, fold_case: bool = False) -> l
         )
     )
     changes.extend(diff_checks(current.checks, desired.checks))
+    return changes
+
+
+def diff_partitioning(current: Table, desired: Table) -> list[TableChange]:
+    """Partition key and partition bound changes (PostgreSQL), first: planners refuse
+    the ones that cannot be made in place before anything else is rendered."""
+    changes: list[TableChange] = []
+    if current.partition != desired.partition:
+        changes.append(ModifyPartitionKey(current.partition, desired.partition))
+    if current.partition_of != desired.partition_of:
+        changes.append(ModifyPartitionOf(current.partition_of, desired.partition_of))
     return changes
 
 
@@ -158,9 +215,15 @@ def diff_primary_keys(current: Table, desired: Table) -> list[TableChange]:
         return [DropPrimaryKey(before)]
     assert before is not None
     assert after is not None
-    if before.columns == after.columns:
+    if compared_key(before) == compared_key(after):
         return []  # a name-only change: PostgreSQL cannot rename it in Atlas either
     return [ModifyPrimaryKey(before, after)]
+
+
+def compared_key(key: PrimaryKey) -> PrimaryKey:
+    """What a primary key comparison looks at: not the name, and the storage
+    parameters in one order."""
+    return replace(key, name=None, params=tuple(sorted(key.params)))
 
 
 def diff_named(
@@ -180,10 +243,26 @@ def diff_named(
         seen.add(name)
         if target is None:
             changes.append(drop(element))
-        elif target != element:
+        elif not satisfies(element, target):
             changes.append(modify(element, target))
     changes.extend(add(e) for e in desired if getattr(e, "name") not in seen)  # noqa: B009
     return changes
+
+
+def satisfies(current: object, desired: object) -> bool:
+    """Whether `current` needs no change to be `desired`. A constraint wanted NOT VALID
+    is satisfied by a valid one: NOT VALID only says existing rows were not checked,
+    no reason to drop a checked constraint (the other way round, it gets validated)."""
+    if current == desired:
+        return True
+    if isinstance(desired, (ForeignKey, Check)) and desired.not_valid:
+        return replace(desired, not_valid=False) == current
+    if isinstance(desired, Index) and isinstance(current, Index):
+        # Storage parameters are a set: their order is only how they were written.
+        return replace(desired, params=tuple(sorted(desired.params))) == replace(
+            current, params=tuple(sorted(current.params))
+        )
+    return False
 
 
 def diff_checks(current: Sequence[Check], desired: Sequence[Check]) -> list[TableChange]:
@@ -196,10 +275,16 @@ def diff_checks(current: Sequence[Check], desired: Sequence[Check]) -> list[Tabl
             changes.append(DropCheck(check))
             continue
         unmatched.remove(target)
-        if strip_parens(target.expr) != strip_parens(check.expr):
+        if not satisfies(normal_check(check), normal_check(target)):
             changes.append(ModifyCheck(check, target))
     changes.extend(AddCheck(c) for c in unmatched)
     return changes
+
+
+def normal_check(check: Check) -> Check:
+    """What a check comparison looks at: the expression without outer parentheses and
+    the attributes; not the name (matched checks with other names are the same)."""
+    return replace(check, name=None, expr=strip_parens(check.expr))
 
 
 def match_check(check: Check, candidates: Sequence[Check]) -> Check | None:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 
-from atlas_operator.engine.model import Realm, Schema, Table, Unmanaged
+from atlas_operator.engine.model import Realm, Schema, SchemaObject, Table, Unmanaged
 
 SELECTOR = re.compile(r"\[type=([a-z_|]+)\]$")
 
@@ -97,7 +97,44 @@ def unmanaged_excluded(obj: Unmanaged, parts: list[Part]) -> bool:
     )
 
 
+def object_kinds(obj: SchemaObject) -> tuple[str, ...]:
+    """The type selectors an object answers to (`materialized` also as
+    `materialized_view`, enums, domains and composites also as `type`)."""
+    aliases = {"materialized": ("materialized_view",), "enum": ("type",), "domain": ("type",)}
+    return (obj.kind, *aliases.get(obj.kind, ()), *(("type",) if obj.kind == "composite" else ()))
+
+
+def object_name(obj: SchemaObject) -> str:
+    """The name a pattern matches: a routine's without its argument list."""
+    return obj.rendering("name") or obj.name.split("(", 1)[0]
+
+
+def object_excluded(obj: SchemaObject, parts: list[Part], gone_tables: set[str]) -> bool:
+    """`schema.name` (any object) or `schema.table.name` (a trigger or policy through
+    its table); an object on an excluded table goes with it."""
+    if obj.table is not None and obj.table in gone_tables:
+        return True
+    kinds = object_kinds(obj)
+    if len(parts) == 1:
+        return any(parts[0].matches(object_name(obj), k) for k in kinds)
+    return (
+        obj.table is not None
+        and fnmatchcase(obj.table, parts[0].glob)
+        and any(parts[1].matches(obj.name, k) for k in kinds)
+    )
+
+
+def exclude_objects(schema: Schema, parts: list[Part], gone_tables: set[str]) -> Schema:
+    kept = tuple(o for o in schema.objects if not object_excluded(o, parts, gone_tables))
+    return replace(schema, objects=kept)
+
+
 def exclude_in_schema(schema: Schema, parts: list[Part]) -> Schema:
+    gone = {t.name for t in schema.tables if len(parts) == 1 and parts[0].matches(t.name, "table")}
+    return exclude_objects(exclude_tables_in_schema(schema, parts), parts, gone)
+
+
+def exclude_tables_in_schema(schema: Schema, parts: list[Part]) -> Schema:
     if len(parts) == 1:
         kept = tuple(t for t in schema.tables if not parts[0].matches(t.name, "table"))
         dropped = {t.name for t in schema.tables} - {t.name for t in kept}

@@ -1,22 +1,60 @@
-"""Atlas HCL desired states (the common subset of engine.md §6) → schema model.
+"""Atlas HCL desired states → the SQL that creates them on a dev database.
 
-python-hcl2 parses the text; this module evaluates Atlas's blocks and references
-(`schema.public`, `column.id`, `table.users.column.id`, `sql("…")`) into a Realm.
-The result is then normalised like a SQL desired state: rendered as DDL, run on the
-dev database and inspected, so both sides of the diff are in database normal form.
-Attributes outside the subset raise `HCLError` naming the block and attribute.
+python-hcl2 parses the text; this module evaluates Atlas's schema and table blocks and
+their references (`schema.public`, `column.id`, `table.users.column.id`, `sql("…")`,
+`enum.status`) into a Realm, and `hcl_objects` the other blocks (views, routines,
+triggers, types, sequences, extensions, policies, partitions) into statements. The result
+is normalised like a SQL desired state: run on the dev database and inspected, so both
+sides of the diff are in database normal form. Attributes outside the grammar raise
+`HCLError` naming the block and attribute.
+
+The statements run in an order that works: schemas; then the objects tables may use
+(extensions, types, sequences, routines); then the tables (as the driver plans them,
+with PostgreSQL's partition keys and row-level security); then the objects that use
+tables (views in `depends_on` order, partitions, triggers, policies, sequence owners).
 """
 
 from __future__ import annotations
 
-import json
-import re
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import hcl2
 
-from atlas_operator.engine.drivers.base import EngineError
+from atlas_operator.engine.hcl_context import (
+    DEPENDABLE,
+    Context,
+    Node,
+    Ref,
+    Target,
+    required,
+)
+from atlas_operator.engine.hcl_objects import GRAMMARS, KINDS, object_nodes, order_nodes
+from atlas_operator.engine.hcl_syntax import (
+    BOOL,
+    INT,
+    LITERAL,
+    REF,
+    REFERENCE,
+    REFERENCES,
+    SOURCE,
+    STRING,
+    TYPE,
+    WORD,
+    Grammar,
+    HCLError,
+    check_body,
+    column_refs,
+    inner_blocks,
+    is_block_list,
+    keyword,
+    labelled,
+    literal,
+    reference_name,
+    string_attr,
+    unlabelled,
+    unquote,
+)
 from atlas_operator.engine.model import (
     Check,
     Column,
@@ -30,85 +68,96 @@ from atlas_operator.engine.model import (
     Schema,
     Table,
 )
+from atlas_operator.engine.statements import Dialect
 
-REF = re.compile(r"^\$\{(.*)\}$", re.DOTALL)
-SQL_CALL = re.compile(r'^sql\((".*")\)$', re.DOTALL)
-HEREDOC = re.compile(r'^"<<-?(\w+)\n(.*?)\n?\s*\1"$', re.DOTALL)
-SUPPORTED_BLOCKS = {"schema", "table"}
-SOURCE = "schema.hcl"
-"""How messages name the document: it may come from a file, a ConfigMap key or the spec."""
+__all__ = ["SOURCE", "HCLError", "hcl_to_sql", "parse_desired", "parse_hcl"]
 
+SUPPORTED_BLOCKS = ("schema", "table", *KINDS)
 
-class HCLError(EngineError):
-    """An Atlas HCL document this engine cannot evaluate."""
-
-
-# --- the attributes and blocks of the supported subset -----------------------------------
+# --- the grammar of schemas and tables ----------------------------------------------------
 #
 # Each block kind lists its attributes with the kind of value they take, and the blocks
 # it may hold. Anything else is an error naming the block: an attribute the engine would
 # ignore (`unsigned = true`) or misread (`null = "yes"`) must not pass silently.
 
-BOOL, STRING, INT, WORD, TYPE, REFERENCE, REFERENCES, LITERAL = (
-    "a bool",
-    "a string",
-    "an integer",
-    "a keyword or a string",
-    'a type such as int or sql("…")',
-    "a reference",
-    "a list of references",
-    "a literal or sql(…)",
+TABLES = Grammar(
+    attributes={
+        "schema": {"charset": STRING, "collate": STRING, "comment": STRING},
+        "table": {"schema": REFERENCE, "comment": STRING, "depends_on": REFERENCES},
+        "column": {
+            "type": TYPE,
+            "null": BOOL,
+            "default": LITERAL,
+            "auto_increment": BOOL,
+            "comment": STRING,
+            "charset": STRING,
+            "collate": STRING,
+        },
+        "as": {"expr": STRING, "type": WORD},
+        "identity": {"generated": WORD, "start": INT, "increment": INT},
+        "primary_key": {"columns": REFERENCES},
+        "index": {
+            "columns": REFERENCES,
+            "unique": BOOL,
+            "type": WORD,
+            "where": STRING,
+            "comment": STRING,
+        },
+        "on": {"column": REFERENCE, "expr": STRING, "desc": BOOL},
+        "foreign_key": {
+            "columns": REFERENCES,
+            "ref_columns": REFERENCES,
+            "on_update": WORD,
+            "on_delete": WORD,
+        },
+        "check": {"expr": STRING},
+        "partition": {"type": WORD, "columns": REFERENCES},
+        "by": {"column": REFERENCE, "expr": STRING},
+        "row_security": {"enabled": BOOL, "enforced": BOOL},
+    },
+    blocks={
+        "table": (
+            "column",
+            "primary_key",
+            "index",
+            "foreign_key",
+            "check",
+            "partition",
+            "row_security",
+        ),
+        "column": ("as", "identity"),
+        "index": ("on",),
+        "partition": ("by",),
+    },
+    single=frozenset({"primary_key", "as", "identity", "partition", "row_security"}),
 )
-ATTRIBUTES: dict[str, dict[str, str]] = {
-    "schema": {"charset": STRING, "collate": STRING, "comment": STRING},
-    "table": {"schema": REFERENCE, "comment": STRING},
-    "column": {
-        "type": TYPE,
-        "null": BOOL,
-        "default": LITERAL,
-        "auto_increment": BOOL,
-        "comment": STRING,
-        "charset": STRING,
-        "collate": STRING,
-    },
-    "as": {"expr": STRING, "type": WORD},
-    "identity": {"generated": WORD, "start": INT, "increment": INT},
-    "primary_key": {"columns": REFERENCES},
-    "index": {
-        "columns": REFERENCES,
-        "unique": BOOL,
-        "type": WORD,
-        "where": STRING,
-        "comment": STRING,
-    },
-    "on": {"column": REFERENCE, "expr": STRING, "desc": BOOL},
-    "foreign_key": {
-        "columns": REFERENCES,
-        "ref_columns": REFERENCES,
-        "on_update": WORD,
-        "on_delete": WORD,
-    },
-    "check": {"expr": STRING},
-}
-# block kind -> {inner block kind: labelled}
-BLOCKS: dict[str, dict[str, bool]] = {
-    "table": {
-        "column": True,
-        "primary_key": False,
-        "index": True,
-        "foreign_key": True,
-        "check": True,
-    },
-    "column": {"as": False, "identity": False},
-    "index": {"on": False},
-}
-SINGLE_BLOCKS = frozenset({"primary_key", "as", "identity"})
+PARTITION_TYPES = ("RANGE", "LIST", "HASH")
+
+
+@dataclass(frozen=True)
+class Desired:
+    """What an HCL document creates: the realm of schemas and tables, the other objects
+    as statements, and what the table statements need besides the driver's plan."""
+
+    realm: Realm
+    before: tuple[Node, ...] = ()
+    """Objects that run before the tables (types, sequences, routines), in order."""
+    after: tuple[Node, ...] = ()
+    """Objects that run after the tables (views, triggers, …), in order."""
+    partition_keys: tuple[tuple[str, str, str], ...] = ()
+    """(where, the CREATE TABLE head the driver plans, `PARTITION BY …`) per table."""
 
 
 def parse_hcl(text: str) -> Realm:
-    """The realm an HCL document describes; every error names the block (and attribute)."""
+    """The realm an HCL document describes (its other objects checked as for
+    PostgreSQL); every error names the block (and attribute)."""
+    return parse_desired(text, Target(Dialect.POSTGRES, qualify=True)).realm
+
+
+def parse_desired(text: str, target: Target) -> Desired:
+    """Everything an HCL document creates, with SQL for `target`."""
     try:
-        return evaluate(load_document(text))
+        return evaluate(load_document(text), target)
     except HCLError as err:
         message = str(err)
         if message.startswith(f"{SOURCE}:"):
@@ -151,17 +200,31 @@ def refuse_redefined_attributes(tree: Any) -> None:
             seen.add(name)
 
 
-def evaluate(document: dict[str, Any]) -> Realm:
-    unknown = set(document) - SUPPORTED_BLOCKS
+def evaluate(document: dict[str, Any], target: Target) -> Desired:
+    unknown = set(document) - set(SUPPORTED_BLOCKS)
     if unknown:
         raise HCLError(
             f"{SOURCE}: block(s) {', '.join(sorted(unknown))} are not supported yet "
-            "(supported: schema, table)"
+            f"(supported: {', '.join(SUPPORTED_BLOCKS)})"
         )
+    for key, value in document.items():
+        if not is_block_list(value):
+            raise HCLError(f'{SOURCE}: "{key}" must be a block, not a top-level attribute')
+    ctx = Context(document, target, GRAMMARS[target.dialect], tuple(KINDS))
+    schemas = schemas_from(document)
+    tables = Tables({s.name: [] for s in schemas})
+    for name, body in labelled(document.get("table", []), "table", ""):
+        tables.add(name, body, ctx)
+    before, after = order_nodes([*tables.nodes, *object_nodes(document, ctx)], tables.deps)
+    realm = Realm(schemas=tuple(replace(s, tables=tuple(tables.of[s.name])) for s in schemas))
+    return Desired(realm, tuple(before), tuple(after), tuple(tables.keys))
+
+
+def schemas_from(document: dict[str, Any]) -> list[Schema]:
     schemas: dict[str, Schema] = {}
     for name, body in labelled(document.get("schema", []), "schema", ""):
         where = f'schema "{name}"'
-        check_body(body, "schema", where)
+        check_body(body, "schema", where, TABLES)
         if name in schemas:
             raise HCLError(f"{where}: defined twice")
         schemas[name] = Schema(
@@ -170,184 +233,57 @@ def evaluate(document: dict[str, Any]) -> Realm:
             collation=string_attr(body, "collate", where),
             comment=string_attr(body, "comment", where),
         )
-    tables: dict[str, list[Table]] = {name: [] for name in schemas}
-    for name, body in labelled(document.get("table", []), "table", ""):
-        where = f'table "{name}"'
-        check_body(body, "table", where)
+    return list(schemas.values())
+
+
+# --- tables -------------------------------------------------------------------------------
+
+
+@dataclass
+class Tables:
+    """The document's tables per schema, and what their statements need besides the
+    driver's plan: row-level security (nodes), partition keys and their dependencies."""
+
+    of: dict[str, list[Table]]
+    nodes: list[Node] = field(default_factory=list)
+    keys: list[tuple[str, str, str]] = field(default_factory=list)
+    deps: list[tuple[str, frozenset[Ref]]] = field(default_factory=list)
+    """(where, the blocks it needs first) per table: column types and `depends_on`."""
+
+    def add(self, name: str, body: dict[str, Any], ctx: Context) -> None:
+        where, deps = f'table "{name}"', set[Ref]()
+        check_body(body, "table", where, TABLES)
         schema = reference_name(body.get("schema"), "schema", where)
-        if schema not in schemas:
+        if schema not in self.of:
             raise HCLError(f'{where}: schema "{schema}" is not defined')
-        if any(t.name == name for t in tables[schema]):
+        if any(t.name == name for t in self.of[schema]):
             raise HCLError(f'{where}: defined twice in schema "{schema}"')
-        tables[schema].append(table_from(name, body, where))
-    return Realm(schemas=tuple(replace(s, tables=tuple(tables[s.name])) for s in schemas.values()))
+        table = table_from(name, body, where, ctx, deps)
+        self.of[schema].append(table)
+        ctx.references(body.get("depends_on"), DEPENDABLE, f'{where}: attribute "depends_on"', deps)
+        self.deps.append((where, frozenset(deps)))
+        sql = ctx.target.name(schema, name)
+        key = partition_key(body, where, table, ctx)
+        if key is not None:
+            self.keys.append((where, f"CREATE TABLE {sql} (", key))
+        self.nodes.extend(row_security(body, where, sql, name, ctx))
 
 
-def is_block_list(value: Any) -> bool:
-    """python-hcl2's shape of blocks: a list of bodies (marked `__is_block__`), or for
-    labelled blocks, of `{label: body}` mappings."""
-    return isinstance(value, list) and all(is_block(item) for item in value)
-
-
-def is_block(item: Any) -> bool:
-    if not isinstance(item, dict):
-        return False
-    if item.get("__is_block__"):
-        return True
-    return bool(item) and all(is_block(body) for body in item.values())
-
-
-def check_body(body: dict[str, Any], kind: str, where: str) -> None:
-    """Every key of a block is a known attribute with a value of its kind, or a known
-    inner block; the first exception is raised, naming the block and the key."""
-    attributes, blocks = ATTRIBUTES.get(kind, {}), BLOCKS.get(kind, {})
-    for key, value in body.items():
-        if key == "__is_block__":
-            continue
-        if key in blocks:
-            if not is_block_list(value):
-                raise HCLError(f'{where}: "{key}" must be a block, not an attribute')
-            if key in SINGLE_BLOCKS and len(value) > 1:
-                raise HCLError(f"{where}: {key} block defined twice")
-            continue
-        if key not in attributes:
-            noun = "block" if is_block_list(value) else "attribute"
-            raise HCLError(f'{where}: unknown {noun} "{key}" (supported: {supported(kind)})')
-        check_value(value, attributes[key], f'{where}: attribute "{key}"')
-
-
-def supported(kind: str) -> str:
-    return ", ".join([*ATTRIBUTES.get(kind, {}), *BLOCKS.get(kind, {})]) or "none"
-
-
-def check_value(value: Any, expected: str, where: str) -> None:
-    if not value_matches(value, expected):
-        raise HCLError(f"{where} must be {expected}, got {describe(value)}")
-
-
-def value_matches(value: Any, expected: str) -> bool:
-    quoted = isinstance(value, str) and value.startswith('"')
-    expression = isinstance(value, str) and bool(REF.match(value))
-    if expected == BOOL:
-        return isinstance(value, bool)
-    if expected == INT:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if expected == STRING:
-        return quoted
-    if expected == WORD:
-        return isinstance(value, str) and not expression
-    if expected == TYPE:
-        return isinstance(value, str) and not quoted
-    if expected == REFERENCE:
-        return expression
-    if expected == REFERENCES:
-        return isinstance(value, list) and all(value_matches(v, REFERENCE) for v in value)
-    return isinstance(value, bool | int | float | str)  # LITERAL
-
-
-def describe(value: Any) -> str:
-    """The kind and a short rendering of an HCL value, for messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"bool {str(value).lower()}"
-    if isinstance(value, int | float):
-        return f"number {value}"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    text = str(value)
-    shown = text if len(text) <= 40 else text[:37] + "…"
-    if text.startswith('"'):
-        return f"string {shown}"
-    return f"expression {shown}" if REF.match(text) else f"keyword {shown}"
-
-
-def labelled(blocks: Any, kind: str, parent: str) -> list[tuple[str, dict[str, Any]]]:
-    """`(label, body)` of each `kind "label" {…}` block; duplicates are errors."""
-    out: list[tuple[str, dict[str, Any]]] = []
-    prefix = f"{parent}: " if parent else ""
-    for block in blocks:
-        for label, body in block.items():
-            if label == "__is_block__":
-                continue
-            name = unquote(label, f'{prefix}{kind} "{label}"')
-            where = f'{prefix}{kind} "{name}"'
-            if not isinstance(body, dict) or not body.get("__is_block__"):
-                raise HCLError(f"{where}: expected a block with one label")
-            if "for_each" in body:
-                raise HCLError(f"{where}: for_each is not supported")
-            if parent and any(n == name for n, _ in out):
-                raise HCLError(f"{where}: defined twice")
-            out.append((name, body))
-    return out
-
-
-def unquote(text: Any, where: str = "") -> str:
-    """A string value's text: python-hcl2 keeps the quotes (and heredoc markers)."""
-    value = str(text)
-    heredoc = HEREDOC.match(value)
-    if heredoc:
-        return heredoc.group(2)
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        try:
-            decoded: str = json.loads(value)
-        except ValueError:
-            # HCL escapes are a superset of JSON's (\uNNNNNNNN, ${…}); keep the text as is.
-            return value[1:-1]
-        return decoded
-    return value
-
-
-def string_attr(body: dict[str, Any], name: str, where: str = "") -> str | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if isinstance(value, str) and REF.match(value):
-        raise HCLError(f'{where}: attribute "{name}": expressions are not supported here')
-    return unquote(value)
-
-
-def reference_name(value: Any, kind: str, where: str) -> str:
-    """`${schema.public}` → `public` (the last segment of a reference of `kind`)."""
-    match = REF.match(str(value or "")) if isinstance(value, str) else None
-    if not match or not match.group(1).startswith(f"{kind}."):
-        raise HCLError(f"{where}: expected a reference like {kind}.<name>, got {describe(value)}")
-    return match.group(1).split(".")[-1].strip('"')
-
-
-def column_refs(values: Any, where: str) -> tuple[str, ...]:
-    if not isinstance(values, list):
-        raise HCLError(f"{where}: expected a list of column references")
-    return tuple(reference_name(v, "column", where) for v in values)
-
-
-def inner_blocks(body: dict[str, Any], kind: str, where: str) -> list[tuple[str, dict[str, Any]]]:
-    """The labelled `kind` blocks of a body, each checked against the subset."""
-    found = labelled(body.get(kind, []), kind, where)
-    for name, inner in found:
-        check_body(inner, kind, f'{where}: {kind} "{name}"')
-    return found
-
-
-def unlabelled(body: dict[str, Any], kind: str, where: str) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = body.get(kind, [])
-    for block in blocks:
-        check_body(block, kind, f"{where}: {kind}")
-    return blocks
-
-
-def table_from(name: str, body: dict[str, Any], where: str) -> Table:
-    columns = tuple(column_from(n, b, where) for n, b in inner_blocks(body, "column", where))
+def table_from(name: str, body: dict[str, Any], where: str, ctx: Context, deps: set[Ref]) -> Table:
+    """The table; `deps` gets the types its columns reference (enums, domains, …)."""
+    columns = tuple(
+        column_from(n, b, where, ctx, deps) for n, b in inner_blocks(body, "column", where, TABLES)
+    )
     pk = None
-    for block in unlabelled(body, "primary_key", where):
+    for block in unlabelled(body, "primary_key", where, TABLES):
         pk = PrimaryKey(columns=column_refs(block.get("columns"), f"{where}: primary_key"))
-    indexes = tuple(index_from(n, b, where) for n, b in inner_blocks(body, "index", where))
-    fks = tuple(foreign_key_from(n, b, where) for n, b in inner_blocks(body, "foreign_key", where))
+    indexes = tuple(index_from(n, b, where) for n, b in inner_blocks(body, "index", where, TABLES))
+    fks = tuple(
+        foreign_key_from(n, b, where) for n, b in inner_blocks(body, "foreign_key", where, TABLES)
+    )
     checks = tuple(
         Check(name=n, expr=string_attr(b, "expr", f'{where}: check "{n}"') or "")
-        for n, b in inner_blocks(body, "check", where)
+        for n, b in inner_blocks(body, "check", where, TABLES)
     )
     return Table(
         name=name,
@@ -360,44 +296,24 @@ def table_from(name: str, body: dict[str, Any], where: str) -> Table:
     )
 
 
-def column_type(value: Any, where: str) -> str:
-    text = str(value)
-    match = REF.match(text)
-    if match:
-        text = match.group(1)
-        call = SQL_CALL.match(text)
-        if call:
-            return unquote(call.group(1))
-        if text.startswith("enum."):
-            raise HCLError(f"{where}: enum types are not supported yet")
-    return text
-
-
 def column_default(value: Any) -> str:
     """HCL values → SQL literals: strings quoted, `sql("expr")` raw, numbers and bools as is."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    text = str(value)
-    match = REF.match(text)
-    if match:
-        call = SQL_CALL.match(match.group(1))
-        return unquote(call.group(1)) if call else match.group(1)
-    return "'" + unquote(text).replace("'", "''") + "'"
+    return literal(value, lambda text: "'" + text.replace("'", "''") + "'")
 
 
-def column_from(name: str, body: dict[str, Any], table: str) -> Column:
+def column_from(
+    name: str, body: dict[str, Any], table: str, ctx: Context, deps: set[Ref]
+) -> Column:
     where = f'{table}: column "{name}"'
     if "type" not in body:
         raise HCLError(f"{where}: the type attribute is required")
     generated = None
-    for block in unlabelled(body, "as", where):
+    for block in unlabelled(body, "as", where, TABLES):
         kind = unquote(block.get("type", "STORED")).upper()
         expr = string_attr(block, "expr", f"{where}: as") or ""
         generated = Generated(expr=expr, stored=kind == "STORED")
     identity = None
-    for block in unlabelled(body, "identity", where):
+    for block in unlabelled(body, "identity", where, TABLES):
         identity = Identity(
             always=unquote(block.get("generated", "BY_DEFAULT")).upper() == "ALWAYS",
             start=int(block.get("start", 1)),
@@ -405,7 +321,7 @@ def column_from(name: str, body: dict[str, Any], table: str) -> Column:
         )
     return Column(
         name=name,
-        type=column_type(body["type"], where),
+        type=ctx.type(body["type"], f'{where}: attribute "type"', deps),
         # Atlas HCL columns are NOT NULL unless `null = true`.
         nullable=bool(body.get("null", False)),
         default=column_default(body["default"]) if "default" in body else None,
@@ -423,7 +339,7 @@ def index_from(name: str, body: dict[str, Any], table: str) -> Index:
     parts: list[IndexPart] = []
     if "columns" in body:
         parts.extend(IndexPart(column=c) for c in column_refs(body["columns"], where))
-    for block in unlabelled(body, "on", where):
+    for block in unlabelled(body, "on", where, TABLES):
         desc = bool(block.get("desc", False))
         if "expr" in block:
             parts.append(IndexPart(expr=string_attr(block, "expr", f"{where}: on"), desc=desc))
@@ -468,6 +384,51 @@ def action(value: Any) -> str:
     return unquote(value).replace("_", " ").upper()
 
 
+def partition_key(body: dict[str, Any], where: str, table: Table, ctx: Context) -> str | None:
+    """`PARTITION BY RANGE ("a", (floor(b)))` of a `partition` block (PostgreSQL)."""
+    blocks = unlabelled(body, "partition", where, TABLES)
+    if not blocks:
+        return None
+    at = f"{where}: partition"
+    if ctx.target.dialect != Dialect.POSTGRES:
+        raise HCLError(f"{at}: table partitioning is supported on PostgreSQL only")
+    block = blocks[0]
+    kind = keyword(required(block, "type", at), PARTITION_TYPES, f'{at}: attribute "type"')
+    columns = list(column_refs(block["columns"], at)) if "columns" in block else []
+    by = unlabelled(block, "by", at, TABLES)
+    if bool(columns) == bool(by):
+        raise HCLError(f"{at}: give the key as columns or as by blocks (one of them)")
+    parts = [ctx.target.ident(c) for c in columns]
+    for part in by:
+        if ("column" in part) == ("expr" in part):
+            raise HCLError(f"{at}: by: give a column or an expr (one of them)")
+        if "expr" in part:
+            parts.append(f"({unquote(part['expr'])})")
+        else:
+            columns.append(reference_name(part["column"], "column", f"{at}: by"))
+            parts.append(ctx.target.ident(columns[-1]))
+    for column in columns:
+        if table.column(column) is None:
+            raise HCLError(f'{at}: column "{column}" is not defined in the table')
+    return f"PARTITION BY {kind} ({', '.join(parts)})"
+
+
+def row_security(body: dict[str, Any], where: str, sql: str, name: str, ctx: Context) -> list[Node]:
+    """ALTER TABLE … ENABLE / FORCE ROW LEVEL SECURITY of a `row_security` block."""
+    blocks = unlabelled(body, "row_security", where, TABLES)
+    if not blocks:
+        return []
+    if ctx.target.dialect != Dialect.POSTGRES:
+        raise HCLError(f"{where}: row_security is supported on PostgreSQL only")
+    flags = (("enabled", "ENABLE"), ("enforced", "FORCE"))
+    statements = tuple(
+        f"ALTER TABLE {sql} {verb} ROW LEVEL SECURITY" for key, verb in flags if blocks[0].get(key)
+    )
+    if not statements:
+        return []
+    return [Node.of("row_security", name, where, statements, [("table", name)], after_tables=True)]
+
+
 def hcl_to_sql(
     text: str,
     driver: Any,
@@ -490,11 +451,12 @@ def hcl_to_sql(
 
 
 def render_hcl(text: str, driver: Any, target_bound: str | None, dev_bound: str | None) -> str:
-    from atlas_operator.engine.changes import AddSchema
+    from atlas_operator.engine.changes import AddSchema, ModifySchema
     from atlas_operator.engine.diff import diff_realms, diff_schemas
     from atlas_operator.engine.drivers.base import Scope
 
-    realm = parse_hcl(text)
+    desired = parse_desired(text, Target(driver.dialect, qualify=target_bound is None))
+    realm = desired.realm
     if target_bound is not None:
         if len(realm.schemas) != 1:
             raise HCLError(
@@ -507,14 +469,34 @@ def render_hcl(text: str, driver: Any, target_bound: str | None, dev_bound: str 
                 f'mismatched HCL and database schemas: "{schema.name}" <> "{target_bound}"'
             )
         bound = dev_bound or target_bound
+        scope = Scope(bound=bound)
         changes = diff_schemas(Schema(bound), replace(schema, name=bound))
-        statements = driver.plan(changes, Scope(bound=bound))
     else:
+        scope = Scope()
         changes = [
             c
             for c in diff_realms(Realm(), realm)
             # `public` exists on every clean PostgreSQL dev database.
             if not (isinstance(c, AddSchema) and c.schema.name == "public")
         ]
-        statements = driver.plan(changes, Scope())
-    return "\n".join(s.sql.rstrip(";") + ";" for s in statements)
+    schema_changes = [c for c in changes if isinstance(c, AddSchema | ModifySchema)]
+    table_changes = [c for c in changes if not isinstance(c, AddSchema | ModifySchema)]
+    tables = [s.sql for s in driver.plan(table_changes, scope)]
+    statements = [
+        *(s.sql for s in driver.plan(schema_changes, scope)),
+        *(s for node in desired.before for s in node.statements),
+        *with_partition_keys(tables, desired.partition_keys),
+        *(s for node in desired.after for s in node.statements),
+    ]
+    return "\n".join(s.rstrip().rstrip(";") + ";" for s in statements)
+
+
+def with_partition_keys(statements: list[str], keys: tuple[tuple[str, str, str], ...]) -> list[str]:
+    """The driver's CREATE TABLE statements, with PostgreSQL's `PARTITION BY` appended."""
+    out = list(statements)
+    for where, head, key in keys:
+        found = [i for i, sql in enumerate(out) if sql.startswith(head)]
+        if len(found) != 1:
+            raise HCLError(f"{SOURCE}: {where}: partition: no CREATE TABLE to add the key to")
+        out[found[0]] = f"{out[found[0]]} {key}"
+    return out

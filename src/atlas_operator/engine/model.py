@@ -68,6 +68,13 @@ class IndexPart:
     prefix: int | None = None
     """MySQL key-part prefix length (`name(10)`)."""
     opclass: str | None = None
+    """PostgreSQL operator class when not the default, with its parameters when it has
+    any (`tsvector_ops(siglen=32)`)."""
+    collation: str | None = None
+    """PostgreSQL: the key part's collation when not the column's (expression's type's)."""
+    nulls_first: bool | None = None
+    """PostgreSQL: NULLS FIRST (True) / LAST (False) when not the direction's default
+    (ascending sorts nulls last, descending first); None for the default."""
 
     def __post_init__(self) -> None:
         if (self.column is None) == (self.expr is None):
@@ -85,7 +92,18 @@ class Index:
     include: tuple[str, ...] = ()
     comment: str | None = None
     constraint: bool = False
-    """PostgreSQL: the index backs a UNIQUE constraint (dropped with ALTER TABLE)."""
+    """PostgreSQL: the index backs a UNIQUE or EXCLUDE constraint (dropped with ALTER TABLE)."""
+    nulls_not_distinct: bool = False
+    """PostgreSQL 15: a unique index on which NULLs conflict (NULLS NOT DISTINCT)."""
+    params: tuple[tuple[str, str], ...] = ()
+    """PostgreSQL storage parameters (`WITH (fillfactor = 70)`) as (name, value) pairs in
+    the order written; the diff compares them regardless of order."""
+    exclusion: tuple[str, ...] = ()
+    """PostgreSQL: the operators of an EXCLUDE constraint, one per key part (`&&`). An
+    exclusion constraint is an Index with `constraint` set and these operators."""
+    deferrable: bool = False
+    """PostgreSQL: the UNIQUE or EXCLUDE constraint is DEFERRABLE."""
+    initially_deferred: bool = False
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -96,6 +114,12 @@ class Index:
 class PrimaryKey:
     columns: tuple[str, ...]
     name: str | None = None
+    include: tuple[str, ...] = ()
+    """PostgreSQL: INCLUDE columns of the key's index."""
+    params: tuple[tuple[str, str], ...] = ()
+    """PostgreSQL: storage parameters of the key's index, as in `Index.params`."""
+    deferrable: bool = False
+    initially_deferred: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,12 +132,64 @@ class ForeignKey:
     """The referenced table's schema; None means the same schema as the table."""
     on_update: str = "NO ACTION"
     on_delete: str = "NO ACTION"
+    deferrable: bool = False
+    initially_deferred: bool = False
+    not_valid: bool = False
+    """PostgreSQL: created NOT VALID and not validated since. A valid key satisfies a
+    desired NOT VALID one (the diff asks for no change then)."""
+    match_full: bool = False
+    """PostgreSQL: MATCH FULL (MATCH SIMPLE is the default)."""
 
 
 @dataclass(frozen=True)
 class Check:
     name: str | None
     expr: str
+    no_inherit: bool = False
+    """PostgreSQL: NO INHERIT."""
+    not_valid: bool = False
+    """PostgreSQL: NOT VALID, as in `ForeignKey.not_valid`."""
+
+
+@dataclass(frozen=True)
+class PartitionPart:
+    """One part of a partition key (PostgreSQL): a column or an expression, with the
+    collation and operator class when they are not the defaults."""
+
+    column: str | None = None
+    expr: str | None = None
+    """As the database prints it, without the parentheses the key adds around it."""
+    collation: str | None = None
+    """The collation as printed by the database (quoted: `"C"`)."""
+    opclass: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.column is None) == (self.expr is None):
+            raise ValueError("a partition key part is either a column or an expression")
+
+
+@dataclass(frozen=True)
+class PartitionKey:
+    """How a partitioned table splits its rows (Atlas's `partition` block: `type` and
+    `columns` or `by` parts). Changing it, or adding or removing it, needs a new table."""
+
+    strategy: str
+    """`RANGE`, `LIST` or `HASH`."""
+    parts: tuple[PartitionPart, ...]
+
+
+@dataclass(frozen=True)
+class PartitionOf:
+    """What makes a table a partition: its parent and its bound. A partition inherits
+    the parent's columns, check constraints and partitioned indexes; only its own extra
+    indexes and constraints are modelled on it."""
+
+    table: str
+    bound: str
+    """As the database prints it: `FOR VALUES FROM (…) TO (…)`, `FOR VALUES IN (…)`,
+    `FOR VALUES WITH (modulus 4, remainder 0)` or `DEFAULT`."""
+    schema: str | None = None
+    """The parent's schema; None means the same schema as the partition."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +204,10 @@ class Table:
     options: tuple[tuple[str, str], ...] = ()
     """Driver table options that matter for the diff (MySQL engine, charset, collation;
     SQLite `WITHOUT ROWID`, `STRICT`), as sorted (name, value) pairs."""
+    partition: PartitionKey | None = None
+    """PostgreSQL: the key of a partitioned table; None for other tables."""
+    partition_of: PartitionOf | None = None
+    """PostgreSQL: the parent and bound of a partition (which may itself be partitioned)."""
 
     def column(self, name: str) -> Column | None:
         return find(self.columns, name)
@@ -149,9 +229,70 @@ class Schema:
     charset: str | None = None
     collation: str | None = None
     comment: str | None = None
+    objects: tuple[SchemaObject, ...] = ()
+    """Views, routines, triggers, sequences, types and policies, sorted by key."""
 
     def table(self, name: str) -> Table | None:
         return find(self.tables, name)
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """Names an element for dependency tracking: a table (optionally one of its columns,
+    `sub`) or a schema object (`kind` as in `SchemaObject.kind`)."""
+
+    kind: str
+    schema: str | None
+    name: str
+    sub: str | None = None
+
+
+@dataclass(frozen=True)
+class SchemaObject:
+    """A schema object other than a table: view, materialized view, function, procedure,
+    trigger, sequence, enum, domain, composite type, policy and extension (in the schema
+    it is installed in).
+
+    `definition` is the object in the database's normal form (what `==` compares), so
+    formatting never causes a change. `attrs` are the compared pieces the driver plans
+    changes in place from (labels, options, …); `source` holds what the driver renders
+    statements from but that must not count as a change (a routine's body as written)."""
+
+    kind: str
+    """Atlas's type selector name: view, materialized, function, procedure, trigger,
+    sequence, enum, domain, composite, policy, extension."""
+    name: str
+    """The object's name; a routine's is `name(identity arguments)`."""
+    table: str | None = None
+    """The table a trigger or policy is on."""
+    definition: str = ""
+    attrs: tuple[tuple[str, str], ...] = ()
+    comment: str | None = None
+    source: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+    def attr(self, name: str) -> str | None:
+        return dict(self.attrs).get(name)
+
+    def rendering(self, name: str) -> str | None:
+        return dict(self.source).get(name)
+
+    @property
+    def key(self) -> tuple[str, str | None, str]:
+        """What identifies the object within its schema (triggers and policies by table)."""
+        return (self.kind, self.table, self.name)
+
+    def describe(self) -> str:
+        on = f" on {self.table}" if self.table else ""
+        return f"{self.kind} {self.name}{on}"
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """`dependent` cannot exist without `referenced` (a view on a table's column, a
+    trigger on its function, a column of an enum type, …)."""
+
+    dependent: ObjectRef
+    referenced: ObjectRef
 
 
 @dataclass(frozen=True)
@@ -177,6 +318,8 @@ class Realm:
     unmanaged: tuple[Unmanaged, ...] = ()
     """Objects the desired state creates that the engine cannot manage yet. They count
     in the hash, so adding one is noticed, and are named in the status message."""
+    dependencies: tuple[Dependency, ...] = field(default=(), compare=False)
+    """What depends on what, as the database records it (ordering only: not compared)."""
 
     def schema(self, name: str) -> Schema | None:
         return find(self.schemas, name)
@@ -205,12 +348,13 @@ def find(items: Iterable[N], name: str) -> N | None:
 
 
 def to_json(value: Any) -> Any:
-    """A model element as plain JSON data, leaving out fields that hold their default."""
+    """A model element as plain JSON data, leaving out fields that hold their default
+    and fields that take no part in comparisons (rendered SQL, dependencies)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out: dict[str, Any] = {}
         for f in dataclasses.fields(value):
             item = getattr(value, f.name)
-            if item == field_default(f):
+            if not f.compare or item == field_default(f):
                 continue
             out[f.name] = to_json(item)
         return out

@@ -2,13 +2,16 @@
 
 The order is the one that works for every driver:
 1. new schemas;
-2. foreign keys that go away (so referenced columns and tables can change);
-3. new tables, referenced tables first (FK cycles are broken by adding the
-   cycle's keys afterwards with ALTER TABLE);
-4. other table changes;
-5. foreign keys that are added;
-6. dropped tables, referencing tables before the tables they reference;
-7. dropped schemas.
+2. partitions that change bound or parent are detached (PostgreSQL);
+3. foreign keys that go away (so referenced columns and tables can change);
+4. new tables, referenced tables and partitioned parents first (FK cycles are
+   broken by adding the cycle's keys afterwards with ALTER TABLE);
+5. other table changes;
+6. foreign keys that are added;
+7. dropped tables, referencing tables before the tables they reference (partitions
+   go with their dropped parent);
+8. the detached partitions are attached with their new bound;
+9. dropped schemas.
 Drivers that put foreign keys inside the table definition (SQLite) ask for no
 split: their table rebuild handles keys as part of the table.
 """
@@ -19,19 +22,32 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from atlas_operator.engine.changes import (
+    OBJECT_KINDS,
     AddForeignKey,
+    AddIndex,
+    AddObject,
+    AddPrimaryKey,
     AddSchema,
     AddTable,
     Change,
+    DropColumn,
     DropForeignKey,
+    DropIndex,
+    DropObject,
+    DropPrimaryKey,
     DropSchema,
     DropTable,
+    ModifyColumn,
     ModifyForeignKey,
+    ModifyIndex,
+    ModifyObject,
+    ModifyPartitionOf,
+    ModifyPrimaryKey,
     ModifySchema,
     ModifyTable,
     TableChange,
 )
-from atlas_operator.engine.model import ForeignKey, Table
+from atlas_operator.engine.model import ForeignKey, ObjectRef, Table
 
 
 def order_changes(changes: Sequence[Change], *, split_foreign_keys: bool = True) -> list[Change]:
@@ -40,6 +56,7 @@ def order_changes(changes: Sequence[Change], *, split_foreign_keys: bool = True)
     added = [c for c in changes if isinstance(c, AddTable)]
     dropped = [c for c in changes if isinstance(c, DropTable)]
     modified = [c for c in changes if isinstance(c, ModifyTable)]
+    detaches, modified, attaches = split_partition_moves(modified)
 
     fk_drops: list[Change] = []
     fk_adds: list[Change] = []
@@ -53,17 +70,117 @@ def order_changes(changes: Sequence[Change], *, split_foreign_keys: bool = True)
         main.extend(rest)
         fk_adds.extend(adds)
 
+    if split_foreign_keys:
+        added, waiting = await_new_keys(added, modified)
+        dropped, released = release_dropped_references(dropped, modified)
+        fk_drops = released + fk_drops
+        fk_adds = waiting + fk_adds
     created, detached = sort_created_tables(added, detach_cycles=split_foreign_keys)
     fk_adds = detached + fk_adds
+    objects = [c for c in changes if isinstance(c, (AddObject, DropObject, ModifyObject))]
+    early_drops = [c for c in objects if isinstance(c, DropObject) and not c.anchored]
+    late_drops = [c for c in objects if isinstance(c, DropObject) and c.anchored]
+    # In-place changes of objects tables use (a new enum label, a domain's check) come
+    # first: they run outside the transaction when they must and need nothing dropped.
+    first = [c for c in objects if isinstance(c, ModifyObject) and c.anchored and not c.columns]
+    early_creates = [
+        c
+        for c in objects
+        if c.anchored and (isinstance(c, AddObject) or (isinstance(c, ModifyObject) and c.columns))
+    ]
+    late_creates = [c for c in objects if not isinstance(c, DropObject) and not c.anchored]
     return [
         *adds_schema,
+        *sort_objects(first, dropping=False),
+        *sort_objects(early_drops, dropping=True),
+        *detaches,
         *fk_drops,
+        *sort_objects(early_creates, dropping=False),
         *created,
         *main,
         *fk_adds,
-        *sort_dropped_tables(dropped, detach_cycles=split_foreign_keys),
+        *sort_objects(late_creates, dropping=False),
+        *sort_dropped_tables(without_implied_drops(dropped), detach_cycles=split_foreign_keys),
+        *attaches,
+        *sort_objects(late_drops, dropping=True),
         *drops_schema,
     ]
+
+
+ObjectChange = AddObject | DropObject | ModifyObject
+
+
+def object_key(change: ObjectChange) -> ObjectRef:
+    obj = change.after if isinstance(change, ModifyObject) else change.object
+    return ObjectRef(obj.kind, change.schema, obj.name, obj.table)
+
+
+def sort_objects(changes: Sequence[ObjectChange], *, dropping: bool) -> list[Change]:
+    """Object changes in dependency order: what is needed first when creating, the
+    dependents first when dropping. Ties (and cycles) keep the kinds' natural order."""
+
+    def rank(change: ObjectChange) -> tuple[int, str, str]:
+        ref = object_key(change)
+        kind = OBJECT_KINDS.index(ref.kind) if ref.kind in OBJECT_KINDS else len(OBJECT_KINDS)
+        return (-kind if dropping else kind, ref.schema or "", f"{ref.sub or ''}.{ref.name}")
+
+    pending = sorted(changes, key=rank)
+    keys = {object_key(c) for c in pending}
+    ordered: list[Change] = []
+    placed: set[ObjectRef] = set()
+    while pending:
+        ready = [c for c in pending if not blocked(c, pending, keys, placed, dropping)]
+        if not ready:
+            ready = pending[:1]  # a cycle: the kinds' order decides
+        for change in ready:
+            ordered.append(change)
+            placed.add(object_key(change))
+            pending.remove(change)
+    return ordered
+
+
+def blocked(
+    change: ObjectChange,
+    pending: list[ObjectChange],
+    keys: set[ObjectRef],
+    placed: set[ObjectRef],
+    dropping: bool,
+) -> bool:
+    if dropping:
+        # Dropped only once everything pending that needs it is gone.
+        own = object_key(change)
+        return any(own in other.needs for other in pending if other is not change)
+    return any(n in keys and n not in placed for n in change.needs)
+
+
+def split_partition_moves(
+    modified: list[ModifyTable],
+) -> tuple[list[Change], list[ModifyTable], list[Change]]:
+    """Partitions that stay partitions but change bound or parent are detached before
+    anything else and attached again after everything else, so new, dropped and other
+    moved partitions never overlap them in between. Returns (detaches, the rest,
+    attaches)."""
+    detaches: list[Change] = []
+    rest: list[ModifyTable] = []
+    attaches: list[Change] = []
+    for change in modified:
+        moves = [c for c in change.changes if is_partition_move(c)]
+        others = tuple(c for c in change.changes if not is_partition_move(c))
+        for move in moves:
+            assert isinstance(move, ModifyPartitionOf)
+            detaches.append(change.with_changes((ModifyPartitionOf(move.before, None),)))
+            attaches.append(change.with_changes((ModifyPartitionOf(None, move.after),)))
+        if others:
+            rest.append(change.with_changes(others))
+    return detaches, rest, attaches
+
+
+def is_partition_move(change: TableChange) -> bool:
+    return (
+        isinstance(change, ModifyPartitionOf)
+        and change.before is not None
+        and change.after is not None
+    )
 
 
 def split_modify(change: ModifyTable) -> tuple[list[Change], list[Change], list[Change]]:
@@ -76,7 +193,7 @@ def split_modify(change: ModifyTable) -> tuple[list[Change], list[Change], list[
             drops.append(c)
         elif isinstance(c, AddForeignKey):
             adds.append(c)
-        elif isinstance(c, ModifyForeignKey):
+        elif isinstance(c, ModifyForeignKey) and not same_reference(c.before, c.after):
             drops.append(DropForeignKey(c.before))
             adds.append(AddForeignKey(c.after))
         else:
@@ -84,15 +201,144 @@ def split_modify(change: ModifyTable) -> tuple[list[Change], list[Change], list[
     return tuple_change(change, drops), tuple_change(change, rest), tuple_change(change, adds)
 
 
+def same_reference(before: ForeignKey, after: ForeignKey) -> bool:
+    """The same key but for its deferral and validity: those change in place (ALTER
+    CONSTRAINT, VALIDATE CONSTRAINT), so the key is neither dropped nor added again."""
+
+    def neutral(fk: ForeignKey) -> ForeignKey:
+        return replace(fk, deferrable=False, initially_deferred=False, not_valid=False)
+
+    return neutral(before) == neutral(after)
+
+
 def tuple_change(change: ModifyTable, parts: list[TableChange]) -> list[Change]:
     return [change.with_changes(tuple(parts))] if parts else []
 
 
+def await_new_keys(
+    added: list[AddTable], modified: list[ModifyTable]
+) -> tuple[list[AddTable], list[Change]]:
+    """A new table's foreign keys on a unique key that a table modification creates
+    wait for it: the database refuses a reference to a key that does not exist yet, so
+    they are added with ALTER TABLE after the modifications. Returns (the new tables,
+    the keys' additions)."""
+    new_keys = {(c.schema, c.after.name): keys_created(c) for c in modified}
+    tables: list[AddTable] = []
+    waiting: list[Change] = []
+    for change in added:
+        waits = tuple(
+            fk
+            for fk in change.table.foreign_keys
+            if set(fk.ref_columns) in new_keys.get(reference(fk, change.schema), [])
+        )
+        if not waits:
+            tables.append(change)
+            continue
+        table = without_foreign_keys(change.table, waits)
+        tables.append(AddTable(change.schema, table))
+        waiting.append(
+            ModifyTable(change.schema, table, change.table, tuple(AddForeignKey(f) for f in waits))
+        )
+    return tables, waiting
+
+
+def release_dropped_references(
+    dropped: list[DropTable], modified: list[ModifyTable]
+) -> tuple[list[DropTable], list[Change]]:
+    """A dropped table's foreign keys on columns or keys that a table modification drops
+    or rebuilds are dropped before it: the database refuses to drop a key (or a column)
+    that a key still references, and the table itself goes only at the end. Returns
+    (the dropped tables, the keys' drops)."""
+    released = {(c.schema, c.after.name): columns_released(c) for c in modified}
+    tables: list[DropTable] = []
+    releases: list[Change] = []
+    for change in dropped:
+        refs = tuple(
+            fk
+            for fk in change.table.foreign_keys
+            if set(fk.ref_columns) & released.get(reference(fk, change.schema), set())
+        )
+        if not refs:
+            tables.append(change)
+            continue
+        table = without_foreign_keys(change.table, refs)
+        tables.append(DropTable(change.schema, table))
+        releases.append(
+            ModifyTable(change.schema, change.table, table, tuple(DropForeignKey(f) for f in refs))
+        )
+    return tables, releases
+
+
+def reference(fk: ForeignKey, schema: str) -> tuple[str, str]:
+    return (fk.ref_schema or schema, fk.ref_table)
+
+
+def without_foreign_keys(table: Table, gone: tuple[ForeignKey, ...]) -> Table:
+    return replace(table, foreign_keys=tuple(f for f in table.foreign_keys if f not in gone))
+
+
+def keys_created(change: ModifyTable) -> list[set[str]]:
+    """The column sets of the unique keys a modification creates (or re-creates)."""
+    keys: list[set[str]] = []
+    for c in change.changes:
+        if isinstance(c, AddPrimaryKey):
+            keys.append(set(c.primary_key.columns))
+        elif isinstance(c, ModifyPrimaryKey):
+            keys.append(set(c.after.columns))
+        elif isinstance(c, (AddIndex, ModifyIndex)):
+            index = c.index if isinstance(c, AddIndex) else c.after
+            if index.unique:
+                keys.append(set(index.columns))
+    return keys
+
+
+def columns_released(change: ModifyTable) -> set[str]:
+    """The columns a modification drops, retypes, or drops (or rebuilds) a unique key on:
+    a foreign key that references them is in the way."""
+    columns: set[str] = set()
+    for c in change.changes:
+        if isinstance(c, DropPrimaryKey):
+            columns.update(c.primary_key.columns)
+        elif isinstance(c, ModifyPrimaryKey):
+            columns.update(c.before.columns)
+        elif isinstance(c, (DropIndex, ModifyIndex)):
+            index = c.index if isinstance(c, DropIndex) else c.before
+            if index.unique:
+                columns.update(index.columns)
+        elif isinstance(c, DropColumn):
+            columns.add(c.column.name)
+        elif isinstance(c, ModifyColumn) and "type" in c.kinds:
+            columns.add(c.before.name)
+    return columns
+
+
 def table_dependencies(table: Table, schema: str) -> set[tuple[str, str]]:
-    """The (schema, table) pairs a table's foreign keys reference, itself excluded."""
+    """The (schema, table) pairs a table needs first: those its foreign keys reference
+    and, for a partition, its parent; itself excluded."""
     refs = {(fk.ref_schema or schema, fk.ref_table) for fk in table.foreign_keys}
+    if table.partition_of is not None:
+        refs.add(partition_parent(table, schema))
     refs.discard((schema, table.name))
     return refs
+
+
+def partition_parent(table: Table, schema: str) -> tuple[str, str]:
+    """The (schema, table) a partition belongs to (the table itself when it is none)."""
+    parent = table.partition_of
+    if parent is None:
+        return (schema, table.name)
+    return (parent.schema or schema, parent.table)
+
+
+def without_implied_drops(dropped: list[DropTable]) -> list[DropTable]:
+    """Dropping a partitioned table drops its partitions (and theirs): a partition whose
+    parent is dropped too needs no statement of its own."""
+    keys = {(c.schema, c.table.name) for c in dropped}
+    return [
+        c
+        for c in dropped
+        if c.table.partition_of is None or partition_parent(c.table, c.schema) not in keys
+    ]
 
 
 def sort_created_tables(
@@ -119,6 +365,9 @@ def sort_created_tables(
             kept = tuple(
                 f for f in change.table.foreign_keys if refers_to(f, change.schema, inside)
             )
+            if not kept:  # only a partition's parent closes the cycle: keys cannot help
+                ordered.extend(pending.values())
+                break
             table = replace(
                 change.table,
                 foreign_keys=tuple(f for f in change.table.foreign_keys if f not in kept),

@@ -368,7 +368,9 @@ def test_inspection_uses_a_fixed_number_of_queries(new_db: Callable[..., Databas
             realm = DRIVER.inspect(session, PUBLIC)
             counts.append(session.queries)
         assert len(realm.schemas[0].tables) == 2 + extra
-    assert counts[0] == counts[1] == 5
+    # One query per catalog (tables, columns, indexes, constraints, each object kind,
+    # row security, relations, dependencies), however many tables there are.
+    assert counts[0] == counts[1] <= 20
 
 
 def test_rich_schema_round_trips_through_a_plan(new_db: Callable[..., DatabaseURL]) -> None:
@@ -802,10 +804,9 @@ def test_declarative_apply_leaves_the_dev_database_clean(
     new_db: Callable[..., DatabaseURL],
 ) -> None:
     target, dev = new_db(), new_db()
-    # Objects outside the model run on the dev database but reach no plan.
-    unmodelled = "create type mood as enum ('sad'); create sequence s; create view v as select 1;"
-    report = apply(target, dev, unmodelled + RICH)
-    assert len(report.applied) == 7
+    objects = "create type mood as enum ('sad'); create sequence s; create view v as select 1;"
+    report = apply(target, dev, objects + RICH)
+    assert len(report.applied) == 10
     with DRIVER.open(dev) as session:
         assert DRIVER.is_clean(session, PUBLIC)
     assert fetch(dev, "SELECT count(*) FROM pg_class WHERE relname IN ('s', 'v', 'members')") == [
@@ -850,11 +851,11 @@ def test_schema_changes_are_refused_in_schema_scope() -> None:
 
 UNMANAGED = """
 create type mood as enum ('sad', 'ok');
-create domain positive as int check (value > 0);
-create sequence standalone;
-create table t (id serial primary key, m mood, n positive);
+create type span as range (subtype = int4);
+create table t (id serial primary key, m mood);
 create view v as select id from t;
-create materialized view mv as select id from t with no data;
+create rule keep as on delete to t do instead nothing;
+create aggregate total (int) (sfunc = int4pl, stype = int);
 create function touch() returns trigger language plpgsql as $$ begin return new; end $$;
 create trigger tr before insert on t for each row execute function touch();
 """
@@ -863,21 +864,17 @@ create trigger tr before insert on t for each row execute function touch();
 def test_objects_the_model_lacks_are_named(new_db: Callable[..., DatabaseURL]) -> None:
     dev = new_db()
     desired = load_sql_on_dev(UNMANAGED, dev, PUBLIC, ApplyPolicy())
-    # The serial column's own sequence is part of the column, not reported.
+    # Views, enums, functions and triggers are modelled; the rest is named, not dropped.
     assert [(u.kind, u.name, u.table) for u in desired.unmanaged] == [
-        ("domain", "positive", None),
-        ("enum", "mood", None),
-        ("function", "touch", None),
-        ("materialized view", "mv", None),
-        ("sequence", "standalone", None),
-        ("trigger", "tr", "t"),
-        ("view", "v", None),
+        ("aggregate", "total", None),
+        ("range type", "span", None),
+        ("rule", "keep", "t"),
     ]
+    assert [o.kind for o in desired.schemas[0].objects] == ["enum", "function", "trigger", "view"]
     excluded = load_sql_on_dev(
-        UNMANAGED, dev, PUBLIC, ApplyPolicy(exclude=("t.tr[type=trigger]", "mv[type=materialized]"))
+        UNMANAGED, dev, PUBLIC, ApplyPolicy(exclude=("t.keep[type=rule]", "total[type=aggregate]"))
     )
-    assert "tr" not in [u.name for u in excluded.unmanaged]
-    assert "mv" not in [u.name for u in excluded.unmanaged]
+    assert [u.name for u in excluded.unmanaged] == ["span"]
 
 
 TIME_COLUMNS = ("timestamp", "timestamptz", "time", "timetz", "interval")

@@ -23,6 +23,7 @@ from atlas_operator.engine.statements import Dialect
 from atlas_operator.engine.urls import DatabaseURL
 
 if TYPE_CHECKING:
+    from atlas_operator.engine.dependencies import DependencyRules
     from atlas_operator.engine.sandbox import Refusal
 
 
@@ -245,11 +246,22 @@ class Driver(ABC):
         from the statement's head and the names it defines, never from routine bodies.
         Every driver implements it (engine/sandbox.py walks the statements)."""
 
+    def for_dev(self, sql: str) -> str:
+        """A desired-state statement as it runs on the dev database (PostgreSQL creates
+        materialized views there WITH NO DATA)."""
+        return sql
+
     @abstractmethod
     def sandboxed(self, session: Session, scope: Scope) -> AbstractContextManager[None]:
         """What the database itself enforces while a desired state loads on the dev
         `session` (SQLite's authorizer, a restricted role where the dev URL names one),
         undone on exit."""
+
+    def dependency_rules(self) -> DependencyRules:
+        """What this database can change in place, for `engine/dependencies.py`."""
+        from atlas_operator.engine.dependencies import DefaultRules
+
+        return DefaultRules()
 
     def scope_of(self, url: DatabaseURL, schemas: Sequence[str] = ()) -> Scope:
         return Scope(bound=url.schema, schemas=tuple(schemas))

@@ -127,7 +127,7 @@ def run_statements(
         except DatabaseError as err:
             return steps, state, f'executing statement "{statement.text}": {err}'
         after = inspect_dev(driver, dev, scope)
-        changes = diff_states(state, after, scope, fold_case=driver.case_insensitive_names)
+        changes = diff_states(state, after, scope, driver)
         nolint = statement.directives("nolint")
         steps.append(StatementChanges(statement.text, statement.position, changes, nolint))
         state = after

@@ -100,6 +100,8 @@ class Planner:
                     f'Drop "{change.table.name}" table',
                 )
             ]
+        if not isinstance(change, ModifyTable):
+            raise UnsupportedChangeError(f"MySQL: {type(change).__name__} is not supported yet")
         return self.modify_table(change)
 
     # schemas

@@ -22,6 +22,7 @@ from atlas_operator.engine.drivers.base import (
 )
 from atlas_operator.engine.drivers.postgres import clean, execution, sandbox
 from atlas_operator.engine.drivers.postgres.inspect import inspect_realm, user_schemas
+from atlas_operator.engine.drivers.postgres.objects_plan import ObjectRules
 from atlas_operator.engine.drivers.postgres.plan import Planner
 from atlas_operator.engine.drivers.postgres.session import PostgresSession
 from atlas_operator.engine.model import Realm, Unmanaged
@@ -69,6 +70,9 @@ class PostgresDriver(Driver):
         planner = Planner(scope, concurrent_index)
         return [s for change in order_changes(changes) for s in planner.change(change)]
 
+    def dependency_rules(self) -> ObjectRules:
+        return ObjectRules()
+
     def unmanaged_objects(self, session: Session, scope: Scope) -> list[Unmanaged]:
         return clean.unmanaged_objects(session, scope)
 
@@ -80,6 +84,9 @@ class PostgresDriver(Driver):
 
     def sandbox_refusal(self, sql: str, scope: Scope) -> Refusal | None:
         return sandbox.refusal(sql, scope)
+
+    def for_dev(self, sql: str) -> str:
+        return sandbox.for_dev(sql)
 
     def sandboxed(self, session: Session, scope: Scope) -> AbstractContextManager[None]:
         return sandbox.sandboxed(session, scope)

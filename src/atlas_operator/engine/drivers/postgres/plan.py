@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 
 from atlas_operator.engine.changes import (
@@ -9,6 +10,7 @@ from atlas_operator.engine.changes import (
     AddColumn,
     AddForeignKey,
     AddIndex,
+    AddObject,
     AddPrimaryKey,
     AddSchema,
     AddTable,
@@ -17,6 +19,7 @@ from atlas_operator.engine.changes import (
     DropColumn,
     DropForeignKey,
     DropIndex,
+    DropObject,
     DropPrimaryKey,
     DropSchema,
     DropTable,
@@ -24,15 +27,19 @@ from atlas_operator.engine.changes import (
     ModifyColumn,
     ModifyForeignKey,
     ModifyIndex,
+    ModifyObject,
+    ModifyPartitionKey,
+    ModifyPartitionOf,
     ModifyPrimaryKey,
     ModifySchema,
     ModifyTable,
     ModifyTableAttr,
     TableChange,
 )
-from atlas_operator.engine.diff import encloses_all
+from atlas_operator.engine.diff import encloses_all, strip_parens
 from atlas_operator.engine.drivers.base import PlannedStatement, Scope, UnsupportedChangeError
 from atlas_operator.engine.drivers.postgres.inspect import SERIAL_BASES
+from atlas_operator.engine.drivers.postgres.objects_plan import ObjectPlanner
 from atlas_operator.engine.drivers.postgres.session import quote, quote_string
 from atlas_operator.engine.model import (
     Check,
@@ -41,10 +48,13 @@ from atlas_operator.engine.model import (
     Identity,
     Index,
     IndexPart,
+    PartitionKey,
+    PartitionOf,
     PrimaryKey,
     Schema,
     Table,
 )
+from atlas_operator.engine.plan import same_reference
 
 
 @dataclass
@@ -56,6 +66,9 @@ class AlterTable:
     """Constraint drops run first, so a constraint can be replaced in one statement."""
     clauses: list[str] = field(default_factory=list)
     after: list[PlannedStatement] = field(default_factory=list)
+    partitioned: bool = False
+    """The table is partitioned: its indexes are never built or dropped CONCURRENTLY,
+    which PostgreSQL refuses on partitioned tables."""
 
 
 class Planner:
@@ -78,9 +91,17 @@ class Planner:
             return quote(fk.ref_table)
         return f"{quote(fk.ref_schema or schema)}.{quote(fk.ref_table)}"
 
+    def parent_table(self, schema: str, parent: PartitionOf) -> str:
+        """A partition's parent, qualified like a referenced table."""
+        if self.scope.is_schema and parent.schema is None:
+            return quote(parent.table)
+        return f"{quote(parent.schema or schema)}.{quote(parent.table)}"
+
     # top-level changes
 
     def change(self, change: Change) -> list[PlannedStatement]:
+        if isinstance(change, (AddObject, DropObject, ModifyObject)):
+            return ObjectPlanner(self.qualify_object).change(change)
         if isinstance(change, AddSchema):
             return self.add_schema(change.schema)
         if isinstance(change, DropSchema):
@@ -131,17 +152,19 @@ class Planner:
     # CREATE TABLE
 
     def create_table(self, schema: str, table: Table) -> list[PlannedStatement]:
+        later_keys = [fk for fk in table.foreign_keys if added_after_create(schema, table, fk)]
         lines = [column_definition(c) for c in table.columns]
         if table.primary_key is not None:
             lines.append(primary_key_clause(table.name, table.primary_key))
-        lines.extend(unique_clause(i) for i in table.indexes if i.constraint)
-        lines.extend(self.foreign_key_clause(schema, fk) for fk in table.foreign_keys)
-        lines.extend(check_clause(c) for c in table.checks)
+        lines.extend(constraint_clause(i) for i in table.indexes if i.constraint)
+        lines.extend(
+            self.foreign_key_clause(schema, fk) for fk in table.foreign_keys if fk not in later_keys
+        )
+        lines.extend(check_clause(c) for c in table.checks if not c.not_valid)
         body = ",\n  ".join(lines)
         statements = [
             PlannedStatement(
-                f"CREATE TABLE {self.qualified(schema, table.name)} (\n  {body}\n)",
-                f'Create "{table.name}" table',
+                self.create_table_sql(schema, table, body), f'Create "{table.name}" table'
             )
         ]
         # Indexes of a new table are never built concurrently: nobody writes to it yet.
@@ -150,8 +173,38 @@ class Planner:
             for i in table.indexes
             if not i.constraint
         )
+        statements.extend(self.constraints_after_create(schema, table, later_keys))
         statements.extend(self.table_comments(schema, table))
+        statements.extend(self.row_security(schema, table.name, None, table.option("row_security")))
         return statements
+
+    def create_table_sql(self, schema: str, table: Table, body: str) -> str:
+        """CREATE TABLE; a partition names its parent and bound (its columns are the
+        parent's, so only its own constraints are listed), a partitioned table its key."""
+        name = self.qualified(schema, table.name)
+        by = f" PARTITION BY {partition_key_sql(table.partition)}" if table.partition else ""
+        if table.partition_of is None:
+            return f"CREATE TABLE {name} (\n  {body}\n){by}"
+        parent = self.parent_table(schema, table.partition_of)
+        own = f" (\n  {body}\n)" if body else ""
+        return f"CREATE TABLE {name} PARTITION OF {parent}{own} {table.partition_of.bound}{by}"
+
+    def constraints_after_create(
+        self, schema: str, table: Table, foreign_keys: list[ForeignKey]
+    ) -> list[PlannedStatement]:
+        """Keys and checks CREATE TABLE cannot hold: NOT VALID ones (CREATE TABLE
+        validates every constraint and ignores NOT VALID) and keys on the table's own
+        unique indexes, which exist only after their CREATE INDEX."""
+        clauses = [self.add_foreign_key(schema, fk) for fk in foreign_keys]
+        clauses.extend(add_check(c) for c in table.checks if c.not_valid)
+        if not clauses:
+            return []
+        return [
+            PlannedStatement(
+                f"ALTER TABLE {self.qualified(schema, table.name)} {', '.join(clauses)}",
+                f'Modify "{table.name}" table',
+            )
+        ]
 
     def table_comments(self, schema: str, table: Table) -> list[PlannedStatement]:
         statements = []
@@ -195,11 +248,17 @@ class Planner:
     def foreign_key_clause(self, schema: str, fk: ForeignKey) -> str:
         columns = ", ".join(map(quote, fk.columns))
         refs = f" ({', '.join(map(quote, fk.ref_columns))})" if fk.ref_columns else ""
+        match = " MATCH FULL" if fk.match_full else ""
         return (
             f"CONSTRAINT {quote(fk.name)} FOREIGN KEY ({columns})"
-            f" REFERENCES {self.referenced_table(schema, fk)}{refs}"
+            f" REFERENCES {self.referenced_table(schema, fk)}{refs}{match}"
             f" ON UPDATE {fk.on_update} ON DELETE {fk.on_delete}"
+            f"{deferral(fk.deferrable, fk.initially_deferred)}"
         )
+
+    def add_foreign_key(self, schema: str, fk: ForeignKey) -> str:
+        """The ADD clause; NOT VALID exists only there (CREATE TABLE validates anyway)."""
+        return f"ADD {self.foreign_key_clause(schema, fk)}{' NOT VALID' if fk.not_valid else ''}"
 
     # indexes
 
@@ -210,10 +269,11 @@ class Planner:
         mode = "CONCURRENTLY " if concurrently else ""
         using = f" USING {index.method}" if index.method else ""
         include = f" INCLUDE ({', '.join(map(quote, index.include))})" if index.include else ""
+        nulls = " NULLS NOT DISTINCT" if index.nulls_not_distinct else ""
         where = f" WHERE {index.where}" if index.where else ""
         return PlannedStatement(
             f"CREATE {unique}INDEX {mode}{quote(index.name)} ON {self.qualified(schema, table)}"
-            f"{using} ({index_parts(index)}){include}{where}",
+            f"{using} ({index_parts(index)}){include}{nulls}{with_params(index.params)}{where}",
             f'Create index "{index.name}" to table: "{table}"',
             transactional=not concurrently,
         )
@@ -232,7 +292,9 @@ class Planner:
 
     def modify_table(self, change: ModifyTable) -> list[PlannedStatement]:
         schema, table = change.schema, change.after.name
-        alter = AlterTable()
+        check_partitioning(change)
+        partitioned = change.before.partition is not None or change.after.partition is not None
+        alter = AlterTable(partitioned=partitioned)
         for c in change.changes:
             self.table_change(schema, table, c, alter)
         statements = alter.before
@@ -262,20 +324,79 @@ class Planner:
         elif isinstance(c, (AddPrimaryKey, DropPrimaryKey, ModifyPrimaryKey)):
             primary_key_change(table, c, alter)
         elif isinstance(c, AddForeignKey):
-            alter.clauses.append(f"ADD {self.foreign_key_clause(schema, c.foreign_key)}")
+            alter.clauses.append(self.add_foreign_key(schema, c.foreign_key))
         elif isinstance(c, DropForeignKey):
             alter.drops.append(f"DROP CONSTRAINT {quote(c.foreign_key.name)}")
+        elif isinstance(c, ModifyForeignKey) and same_reference(c.before, c.after):
+            alter.clauses.extend(foreign_key_attr_changes(c.before, c.after))
         elif isinstance(c, ModifyForeignKey):
             alter.drops.append(f"DROP CONSTRAINT {quote(c.before.name)}")
-            alter.clauses.append(f"ADD {self.foreign_key_clause(schema, c.after)}")
+            alter.clauses.append(self.add_foreign_key(schema, c.after))
         elif isinstance(c, (AddCheck, DropCheck, ModifyCheck)):
             check_change(table, c, alter)
+        elif isinstance(c, ModifyPartitionOf):
+            self.partition_of_change(schema, table, c, alter)
+        elif isinstance(c, ModifyPartitionKey):
+            raise partition_key_error(table, c)
+        elif isinstance(c, ModifyTableAttr) and c.name == "row_security":
+            alter.after.extend(self.row_security(schema, table, c.before, c.after))
         elif isinstance(c, ModifyTableAttr):
             if c.name != "comment":
                 raise UnsupportedChangeError(
                     f'table "{table}": PostgreSQL has no table option "{c.name}"'
                 )
             alter.after.append(self.table_comment(schema, table, c.after))
+
+    def row_security(
+        self, schema: str, table: str, before: str | None, after: str | None
+    ) -> list[PlannedStatement]:
+        """`row_security`: enabled, forced (enabled and forced) or forced-only."""
+        name = self.qualified(schema, table)
+        enabled_before, enabled_after = (
+            before in ("enabled", "forced"),
+            after
+            in (
+                "enabled",
+                "forced",
+            ),
+        )
+        forced_before = before in ("forced", "forced-only")
+        forced_after = after in ("forced", "forced-only")
+        clauses = []
+        if enabled_before != enabled_after:
+            clauses.append(f"{'ENABLE' if enabled_after else 'DISABLE'} ROW LEVEL SECURITY")
+        if forced_before != forced_after:
+            clauses.append(f"{'FORCE' if forced_after else 'NO FORCE'} ROW LEVEL SECURITY")
+        return [
+            PlannedStatement(f"ALTER TABLE {name} {c}", f'Set row-level security of "{table}"')
+            for c in clauses
+        ]
+
+    def qualify_object(self, schema: str | None, name: str) -> str:
+        return quote(name) if schema is None else self.qualified(schema, name)
+
+    def partition_of_change(
+        self, schema: str, table: str, c: ModifyPartitionOf, alter: AlterTable
+    ) -> None:
+        """A partition moves to another bound (or parent): detached, then attached again.
+        The plan orders the two halves apart when it splits them (engine/plan.py)."""
+        name = self.qualified(schema, table)
+        if c.before is not None:
+            parent = self.parent_table(schema, c.before)
+            alter.before.append(
+                PlannedStatement(
+                    f"ALTER TABLE {parent} DETACH PARTITION {name}",
+                    f'Detach partition "{table}" from table: "{c.before.table}"',
+                )
+            )
+        if c.after is not None:
+            parent = self.parent_table(schema, c.after)
+            alter.after.append(
+                PlannedStatement(
+                    f"ALTER TABLE {parent} ATTACH PARTITION {name} {c.after.bound}",
+                    f'Attach partition "{table}" to table: "{c.after.table}"',
+                )
+            )
 
     def modify_column(self, schema: str, table: str, c: ModifyColumn, alter: AlterTable) -> None:
         if "comment" in c.kinds:
@@ -354,20 +475,58 @@ class Planner:
             if dropped.constraint:
                 alter.drops.append(f"DROP CONSTRAINT {quote(dropped.name)}")
             else:
-                concurrently = self.concurrent_drop
+                concurrently = self.concurrent_drop and not alter.partitioned
                 alter.before.append(
                     self.drop_index(schema, table, dropped, concurrently=concurrently)
                 )
         if isinstance(added, Index):
             if added.constraint:
-                alter.clauses.append(f"ADD {unique_clause(added)}")
+                alter.clauses.append(f"ADD {constraint_clause(added)}")
             else:
-                concurrently = self.concurrent_create
+                concurrently = self.concurrent_create and not alter.partitioned
                 alter.after.append(
                     self.create_index(schema, table, added, concurrently=concurrently)
                 )
             if added.comment is not None:
                 alter.after.append(self.index_comment(schema, table, added.name, added.comment))
+
+
+def check_partitioning(change: ModifyTable) -> None:
+    """Refuses what PostgreSQL cannot do in place: a new, changed or removed partition
+    key, and a table turning into a partition or back (Atlas: drop and add)."""
+    for c in change.changes:
+        if isinstance(c, ModifyPartitionKey):
+            raise partition_key_error(change.after.name, c)
+    before, after = change.before.partition_of, change.after.partition_of
+    if (before is None) != (after is None):
+        now = "a partition" if before is not None else "a plain table"
+        wanted = f'a partition of "{after.table}"' if after is not None else "a plain table"
+        raise UnsupportedChangeError(
+            f'table "{change.after.name}" is {now} and cannot become {wanted} in place:'
+            " drop and add is required"
+        )
+
+
+def partition_key_error(table: str, c: ModifyPartitionKey) -> UnsupportedChangeError:
+    before = partition_key_sql(c.before) if c.before else "not partitioned"
+    after = partition_key_sql(c.after) if c.after else "not partitioned"
+    return UnsupportedChangeError(
+        f'table "{table}": the partition key cannot change in place ({before} → {after}):'
+        " drop and add is required"
+    )
+
+
+def partition_key_sql(key: PartitionKey) -> str:
+    """`RANGE ("created", (lower(name)) COLLATE "C" text_pattern_ops)`."""
+    parts = []
+    for part in key.parts:
+        text = quote(part.column) if part.column is not None else f"({part.expr})"
+        if part.collation:
+            text += f" COLLATE {part.collation}"
+        if part.opclass:
+            text += f" {part.opclass}"
+        parts.append(text)
+    return f"{key.strategy} ({', '.join(parts)})"
 
 
 def comment_value(comment: str | None) -> str:
@@ -462,10 +621,11 @@ def type_clause(column: Column) -> str:
 
 def primary_key_clause(table: str, pk: PrimaryKey) -> str:
     columns = ", ".join(map(quote, pk.columns))
+    rest = index_parameters(pk.include, pk.params) + deferral(pk.deferrable, pk.initially_deferred)
     # PostgreSQL names an unnamed key `<table>_pkey`; only another name is spelled out.
     if pk.name is None or pk.name == f"{table}_pkey":
-        return f"PRIMARY KEY ({columns})"
-    return f"CONSTRAINT {quote(pk.name)} PRIMARY KEY ({columns})"
+        return f"PRIMARY KEY ({columns}){rest}"
+    return f"CONSTRAINT {quote(pk.name)} PRIMARY KEY ({columns}){rest}"
 
 
 def primary_key_change(
@@ -481,10 +641,21 @@ def primary_key_change(
 
 def check_clause(check: Check) -> str:
     prefix = f"CONSTRAINT {quote(check.name)} " if check.name else ""
-    return f"{prefix}CHECK ({check.expr})"
+    return f"{prefix}CHECK ({check.expr}){' NO INHERIT' if check.no_inherit else ''}"
+
+
+def add_check(check: Check) -> str:
+    """The ADD clause; NOT VALID exists only there (CREATE TABLE validates anyway)."""
+    return f"ADD {check_clause(check)}{' NOT VALID' if check.not_valid else ''}"
 
 
 def check_change(table: str, c: AddCheck | DropCheck | ModifyCheck, alter: AlterTable) -> None:
+    if isinstance(c, ModifyCheck) and same_check(c.before, c.after):
+        # Only the validity differs, and the diff asks for no change when the current
+        # check is already valid: validate it in place instead of re-adding it.
+        if c.before.not_valid and not c.after.not_valid and c.after.name:
+            alter.clauses.append(f"VALIDATE CONSTRAINT {quote(c.after.name)}")
+        return
     dropped = c.check if isinstance(c, DropCheck) else getattr(c, "before", None)
     added = c.check if isinstance(c, AddCheck) else getattr(c, "after", None)
     if isinstance(dropped, Check):
@@ -494,13 +665,95 @@ def check_change(table: str, c: AddCheck | DropCheck | ModifyCheck, alter: Alter
             )
         alter.drops.append(f"DROP CONSTRAINT {quote(dropped.name)}")
     if isinstance(added, Check):
-        alter.clauses.append(f"ADD {check_clause(added)}")
+        alter.clauses.append(add_check(added))
 
 
-def unique_clause(index: Index) -> str:
-    include = f" INCLUDE ({', '.join(map(quote, index.include))})" if index.include else ""
+def same_check(before: Check, after: Check) -> bool:
+    """The same check but for its validity (outer parentheses do not count)."""
+    return (strip_parens(before.expr), before.no_inherit) == (
+        strip_parens(after.expr),
+        after.no_inherit,
+    )
+
+
+def foreign_key_attr_changes(before: ForeignKey, after: ForeignKey) -> list[str]:
+    """ALTER CONSTRAINT for the deferral (foreign keys are the only constraints it can
+    alter) and VALIDATE CONSTRAINT for a key that became valid. A key that is valid
+    while NOT VALID is wanted stays as it is: PostgreSQL cannot un-validate one."""
+    name = quote(after.name)
+    clauses = []
+    if (before.deferrable, before.initially_deferred) != (
+        after.deferrable,
+        after.initially_deferred,
+    ):
+        initially = "DEFERRED" if after.initially_deferred else "IMMEDIATE"
+        deferrable = after.deferrable or after.initially_deferred
+        timing = f"DEFERRABLE INITIALLY {initially}" if deferrable else "NOT DEFERRABLE"
+        clauses.append(f"ALTER CONSTRAINT {name} {timing}")
+    if before.not_valid and not after.not_valid:
+        clauses.append(f"VALIDATE CONSTRAINT {name}")
+    return clauses
+
+
+def deferral(deferrable: bool, initially_deferred: bool) -> str:
+    """A constraint's timing as pg_get_constraintdef prints it (INITIALLY DEFERRED
+    implies DEFERRABLE)."""
+    if initially_deferred:
+        return " DEFERRABLE INITIALLY DEFERRED"
+    return " DEFERRABLE" if deferrable else ""
+
+
+def constraint_clause(index: Index) -> str:
+    """The table constraint behind an index: UNIQUE, or EXCLUDE when it has operators."""
+    parameters = index_parameters(index.include, index.params)
+    timing = deferral(index.deferrable, index.initially_deferred)
+    if index.exclusion:
+        using = f" USING {index.method}" if index.method else ""
+        elements = ", ".join(
+            f"{index_part(part)} WITH {operator}"
+            for part, operator in zip(index.parts, index.exclusion, strict=True)
+        )
+        where = f" WHERE ({index.where})" if index.where else ""
+        return (
+            f"CONSTRAINT {quote(index.name)} EXCLUDE{using} ({elements}){parameters}{where}{timing}"
+        )
+    nulls = " NULLS NOT DISTINCT" if index.nulls_not_distinct else ""
     columns = ", ".join(map(quote, index.columns))
-    return f"CONSTRAINT {quote(index.name)} UNIQUE ({columns}){include}"
+    return f"CONSTRAINT {quote(index.name)} UNIQUE{nulls} ({columns}){parameters}{timing}"
+
+
+def index_parameters(include: tuple[str, ...], params: tuple[tuple[str, str], ...]) -> str:
+    """A constraint's `INCLUDE (…) WITH (…)` (PostgreSQL's index_parameters)."""
+    columns = f" INCLUDE ({', '.join(map(quote, include))})" if include else ""
+    return columns + with_params(params)
+
+
+SIMPLE_VALUE = re.compile(r"[A-Za-z0-9_.]+")
+
+
+def with_params(params: tuple[tuple[str, str], ...]) -> str:
+    """` WITH (fillfactor = 70)`; values are bare unless they need quotes."""
+    if not params:
+        return ""
+    values = (
+        f"{name} = {value if SIMPLE_VALUE.fullmatch(value) else quote_string(value)}"
+        for name, value in params
+    )
+    return f" WITH ({', '.join(values)})"
+
+
+def added_after_create(schema: str, table: Table, fk: ForeignKey) -> bool:
+    """Whether a new table's key must wait for an ALTER TABLE after its CREATE TABLE:
+    a NOT VALID key, or one on the table's own columns that only a unique index (made
+    after the table) can back."""
+    if fk.not_valid:
+        return True
+    if fk.ref_table != table.name or fk.ref_schema not in (None, schema):
+        return False
+    wanted = set(fk.ref_columns)
+    if table.primary_key is not None and set(table.primary_key.columns) == wanted:
+        return False
+    return not any(i.constraint and i.unique and set(i.columns) == wanted for i in table.indexes)
 
 
 def index_parts(index: Index) -> str:
@@ -514,8 +767,12 @@ def index_part(part: IndexPart) -> str:
         expr = part.expr or ""
         # A bare expression needs parentheses; one already enclosed needs no second pair.
         text = expr if expr.startswith("(") and encloses_all(expr) else f"({expr})"
+    if part.collation:
+        text += f" COLLATE {quote(part.collation)}"
     if part.opclass:
         text += f" {part.opclass}"
     if part.desc:
         text += " DESC"
+    if part.nulls_first is not None:
+        text += " NULLS FIRST" if part.nulls_first else " NULLS LAST"
     return text
