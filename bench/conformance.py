@@ -644,7 +644,9 @@ SERVER_GONE = re.compile(
     r"|not yet accepting)|server closed the connection unexpectedly|terminating connection"
     r" due to (?:administrator command|unexpected postmaster exit)|server conn crashed"
     r"|Lost connection to (?:MySQL|MariaDB) server|Can't connect to (?:MySQL|MariaDB) server"
-    r"|(?:MySQL|MariaDB) server has gone away|Server shutdown in progress",
+    r"|(?:MySQL|MariaDB) server has gone away|Server shutdown in progress"
+    # psycopg, on a connection the server terminated (pg_terminate_backend) meanwhile:
+    r"|the connection is (?:closed|lost)",
     re.I,
 )
 ATTEMPTS = 4

@@ -308,6 +308,7 @@ def test_server_gone_messages() -> None:
     assert SERVER_GONE.search("connection failed: ... port 15432 failed: Connection refused")
     assert SERVER_GONE.search("FATAL: the database system is not yet accepting connections")
     assert SERVER_GONE.search("(2013, 'Lost connection to MySQL server during query')")
+    assert SERVER_GONE.search("DatabaseError: the connection is closed")
     assert not SERVER_GONE.search('relation "users" does not exist')
 
 

@@ -164,13 +164,17 @@ def normalise_on_dev(
     against concurrent runs, healed of dead runs' leftovers, marked while in use) and
     inspects it; the dev database is cleaned afterwards."""
     try:
-        statements = [driver.for_dev(s.text) for s in split_statements(sql, driver.dialect)]
+        parsed = split_statements(sql, driver.dialect)
     except SplitError as err:
         raise EngineError(f"{source}: {err}") from None
+    statements = [driver.for_dev(s.text) for s in parsed]
+    lines = {
+        text: sql.count("\n", 0, s.position) + 1 for text, s in zip(statements, parsed, strict=True)
+    }
     with dev_session(driver, dev_url, scope, DevDatabaseError) as dev:
         with driver.sandboxed(dev, scope):  # the database's own sandbox (engine/sandbox.py)
             if not (driver.batch_scripts and run_as_one_batch(dev, statements)):
-                run_in_dependency_order(dev, statements, source)
+                run_in_dependency_order(dev, statements, source, lines)
         realm = inspect_dev(driver, dev, scope)
         return replace(realm, unmanaged=tuple(driver.unmanaged_objects(dev, scope)))
 
@@ -189,7 +193,9 @@ def run_as_one_batch(dev: Session, statements: list[str]) -> bool:
     return True
 
 
-def run_in_dependency_order(dev: Session, statements: list[str], source: str) -> None:
+def run_in_dependency_order(
+    dev: Session, statements: list[str], source: str, lines: dict[str, int] | None = None
+) -> None:
     """Runs statements in file order; a statement that fails is retried after the others.
 
     A schema file is a description, not a script: a table may reference one defined
@@ -206,8 +212,10 @@ def run_in_dependency_order(dev: Session, statements: list[str], source: str) ->
                 failed.append((statement, err))
         if len(failed) == len(pending):
             first, error = failed[0]
+            # Atlas's words, then where the statement starts in the file.
+            where = f" ({source} line {lines[first]})" if lines and first in lines else ""
             raise DevDatabaseError(
-                f'read state from "{source}": executing statement: "{first}": {error}'
+                f'read state from "{source}": executing statement: "{first}": {error}{where}'
             )
         pending = [statement for statement, _ in failed]
 

@@ -292,6 +292,10 @@ def match_check(check: Check, candidates: Sequence[Check]) -> Check | None:
         if check.name and candidate.name and check.name == candidate.name:
             return candidate
     for candidate in candidates:
+        # Two names that differ are two constraints (a rename is a drop and an add);
+        # only an unnamed check (SQLite) is recognised by its expression.
+        if check.name and candidate.name:
+            continue
         if strip_parens(candidate.expr) == strip_parens(check.expr):
             return candidate
     return None

@@ -3,11 +3,13 @@
 The order is the one that works for every driver:
 1. new schemas;
 2. partitions that change bound or parent are detached (PostgreSQL);
-3. foreign keys that go away (so referenced columns and tables can change);
+3. foreign keys that go away (so referenced columns and tables can change), with
+   those of dropped tables whose referenced key or column changes;
 4. new tables, referenced tables and partitioned parents first (FK cycles are
    broken by adding the cycle's keys afterwards with ALTER TABLE);
 5. other table changes;
-6. foreign keys that are added;
+6. foreign keys that are added, with new tables' keys on a unique key that step 5
+   creates;
 7. dropped tables, referencing tables before the tables they reference (partitions
    go with their dropped parent);
 8. the detached partitions are attached with their new bound;

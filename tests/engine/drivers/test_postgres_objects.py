@@ -340,6 +340,7 @@ def test_bad_objects_are_clear_errors_and_change_nothing(
     with pytest.raises(DevDatabaseError, match=message) as raised:
         schema_apply(target, "create table t (a int);\n" + sql, dev, ApplyPolicy())
     assert sql.split(" as ")[0].split(";")[0][:20] in str(raised.value)
+    assert str(raised.value).endswith("(schema.sql line 2)")
     assert fetch(target, "SELECT count(*) FROM pg_class") == before
 
 

@@ -27,12 +27,9 @@ from atlas_operator.engine.model import (
 )
 from atlas_operator.engine.plan import order_changes
 from atlas_operator.engine.urls import DatabaseURL
-from tests.engine.drivers import test_postgres
 from tests.engine.drivers.test_postgres import apply, fetch, replan, run, table_of
 
-# The PostgreSQL driver tests' fixtures: a fresh database per call, dropped at the end.
-admin = test_postgres.admin
-new_db = test_postgres.new_db
+# `new_db` (tests/engine/drivers/conftest.py): a fresh database per call, dropped at the end.
 
 NewDB = Callable[..., DatabaseURL]
 
