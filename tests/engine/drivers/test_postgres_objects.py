@@ -366,3 +366,36 @@ def test_engine_errors_name_the_object(new_db: NewDB) -> None:
     run(target, current)
     with pytest.raises(EngineError, match='domain "d"'):
         replan(target, dev, current.replace("domain d as int", "domain d as bigint"))
+
+
+@pytest.mark.parametrize(
+    ("current", "desired"),
+    [
+        (
+            "create type a as enum ('x', 'y'); create type b as enum ('x', 'y');"
+            " create table t (c a default 'x');",
+            "create type a as enum ('x', 'y'); create type b as enum ('x', 'y');"
+            " create table t (c b default 'x');",
+        ),
+        (
+            "create table t (c text default 'x');",
+            "create type e as enum ('x', 'y'); create table t (c e default 'x');",
+        ),
+        (
+            "create type e as enum ('x', 'y'); create table t (c e default 'y');",
+            "create type e as enum ('x', 'y'); create table t (c text default 'y');",
+        ),
+    ],
+)
+def test_column_types_change_to_and_from_enums_with_their_data(
+    new_db: NewDB, current: str, desired: str
+) -> None:
+    target, dev, oracle = new_db(), new_db(), new_db()
+    run(target, current + " insert into t values ('x'), (default);")
+    apply(target, dev, desired)
+    run(oracle, desired)
+    assert snapshot(target) == snapshot(oracle)
+    # Rows keep their values (the second one got the current default when inserted).
+    kept = current.split("default '")[1][0]
+    assert fetch(target, "select c::text from t order by 1") == sorted([("x",), (kept,)])
+    assert replan(target, dev, desired) == []

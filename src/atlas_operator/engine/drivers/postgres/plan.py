@@ -412,10 +412,14 @@ class Planner:
         if serial and ("type" in kinds or "default" in kinds):
             self.serial_change(schema, table, c, alter)
         elif "type" in kinds or "collation" in kinds:
-            if "default" in kinds and before.default is not None:
-                # The old default may not cast to the new type; it is replaced anyway.
+            retyped_default = "type" in kinds and before.default is not None
+            if retyped_default:
+                # The old default may not cast to the new type (text to an enum): it is
+                # dropped first and the desired one set after the type.
                 alter.clauses.append(f"ALTER COLUMN {name} DROP DEFAULT")
-            alter.clauses.append(type_clause(after))
+                if after.default is not None:
+                    kinds = kinds | {"default"}
+            alter.clauses.append(type_clause(after, before))
         if "nullable" in kinds:
             action = "DROP" if after.nullable else "SET"
             alter.clauses.append(f"ALTER COLUMN {name} {action} NOT NULL")
@@ -611,12 +615,85 @@ def generated_change(table: str, before: Column, after: Column) -> str:
     )
 
 
-def type_clause(column: Column) -> str:
+def type_clause(column: Column, before: Column | None = None) -> str:
     """ALTER COLUMN … TYPE with an explicit cast, so conversions without an implicit
-    (assignment) cast, such as text to integer, work when the data allows it."""
+    (assignment) cast, such as text to integer, work when the data allows it. From or
+    to a user-defined type (an enum, a domain) the cast goes through text: PostgreSQL
+    has no cast between two enums, but every type reads and writes its text form."""
     name = quote(column.name)
     collate = f" COLLATE {quote(column.collation)}" if column.collation else ""
-    return f"ALTER COLUMN {name} TYPE {column.type}{collate} USING {name}::{column.type}"
+    via = "::text" if before is not None and user_type(before.type, column.type) else ""
+    return f"ALTER COLUMN {name} TYPE {column.type}{collate} USING {name}{via}::{column.type}"
+
+
+BUILTIN_TYPES = frozenset(
+    [
+        "smallint",
+        "integer",
+        "bigint",
+        "numeric",
+        "real",
+        "double_precision",
+        "boolean",
+        "text",
+        "character",
+        "character_varying",
+        "bytea",
+        "date",
+        "time",
+        "time_with_time_zone",
+        "time_without_time_zone",
+        "timestamp",
+        "timestamp_with_time_zone",
+        "timestamp_without_time_zone",
+        "interval",
+        "json",
+        "jsonb",
+        "uuid",
+        "inet",
+        "cidr",
+        "macaddr",
+        "macaddr8",
+        "money",
+        "bit",
+        "bit_varying",
+        "xml",
+        "tsvector",
+        "tsquery",
+        "point",
+        "line",
+        "lseg",
+        "box",
+        "path",
+        "polygon",
+        "circle",
+        "oid",
+        "serial",
+        "bigserial",
+        "smallserial",
+        "int4range",
+        "int8range",
+        "numrange",
+        "tsrange",
+        "tstzrange",
+        "daterange",
+        "name",
+        "regclass",
+        '"char"',
+        "pg_lsn",
+    ]
+)
+
+
+def user_type(*types: str) -> bool:
+    """Whether any of the types (as format_type prints them) is not built in."""
+    for type_ in types:
+        base = type_.split("[", 1)[0]
+        base = base.split("(", 1)[0] if not base.startswith("time") else base
+        base = re.sub(r"\(\d+\)", "", base).strip().replace(" ", "_")
+        if base not in BUILTIN_TYPES:
+            return True
+    return False
 
 
 def primary_key_clause(table: str, pk: PrimaryKey) -> str:
