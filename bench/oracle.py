@@ -220,8 +220,16 @@ def _pg_sorted_options(line: str) -> str:
     return _PG_RELOPTIONS.sub(lambda m: f"WITH ({', '.join(sorted(m.group(1).split(', ')))})", line)
 
 
+# `time(6)`, `timestamp(6)`, `interval(6)`: precision 6 is the types' maximum and their
+# default, so they hold the same values as the bare types. The engine treats them as
+# equal, as Atlas does (it creates `timestamp(6)` as `timestamp`; README, issue 13), and
+# so does the comparison.
+_PG_DEFAULT_PRECISION = re.compile(r"\b(time|timestamp|interval)\(6\)")
+
+
 def normalise_pg_dump(text: str) -> list[str]:
     """pg_dump's schema-only output as a sorted list of comparable lines."""
+    text = _PG_DEFAULT_PRECISION.sub(r"\1", text)
     sequences = _pg_generated_sequences(text)
     if sequences:
         pattern = re.compile(

@@ -326,3 +326,15 @@ def test_postgres_gate(case: dict[str, str], reason: str | None) -> None:
     backend = Backend("postgres", version="15.18", extensions=frozenset({("pg_trgm", "1.6")}))
     got = gate({"current": "", "desired": ""} | case, backend)
     assert (got is None) if reason is None else (got is not None and reason in got)
+
+
+def test_default_time_precision_is_no_precision() -> None:
+    from bench.oracle import normalise_pg_dump
+
+    dump = (
+        "-- Name: t; Type: TABLE; Schema: public; Owner: -\n--\n\nCREATE TABLE public.t (\n"
+        "    a time(6) without time zone,\n    b timestamp(3) with time zone\n);\n"
+    )
+    bare = dump.replace("time(6)", "time")
+    assert normalise_pg_dump(dump) == normalise_pg_dump(bare)
+    assert normalise_pg_dump(dump) != normalise_pg_dump(dump.replace("(3)", ""))

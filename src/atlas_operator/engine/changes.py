@@ -221,18 +221,21 @@ class ModifyTable:
 
 OBJECT_KINDS = (
     "extension",
+    "collation",
     "enum",
     "domain",
     "composite",
     "sequence",
-    "function",
-    "procedure",
     "view",
     "materialized",
+    "function",
+    "procedure",
     "trigger",
     "policy",
 )
-"""Object kinds in creation order when nothing else decides (Atlas's type selectors)."""
+"""Object kinds in creation order when no recorded dependency decides (Atlas's type
+selectors). Routines come after views: a view records the functions it calls, but a
+function body naming a view records nothing, and is checked when created."""
 
 
 @dataclass(frozen=True)
@@ -344,7 +347,8 @@ DESTRUCTIVE = (DropSchema, DropTable)
 
 
 def destructive_changes(changes: list[Change]) -> list[Change]:
-    """Changes that lose data: dropped schemas, tables and (non-generated) columns, and
+    """Changes that lose data: dropped schemas, tables and (non-generated) columns, a
+    column that becomes generated (its values are replaced by computed ones), and
     dropped schema objects (not those only re-created).
 
     A dropped column comes back as a ModifyTable holding only that drop, so each
@@ -361,6 +365,11 @@ def destructive_changes(changes: list[Change]) -> list[Change]:
             found.extend(
                 change.with_changes((c,))
                 for c in change.changes
-                if isinstance(c, DropColumn) and c.column.generated is None
+                if (isinstance(c, DropColumn) and c.column.generated is None)
+                or (
+                    isinstance(c, ModifyColumn)
+                    and c.before.generated is None
+                    and c.after.generated is not None
+                )
             )
     return found

@@ -35,9 +35,10 @@ from atlas_operator.engine.changes import (
 from atlas_operator.engine.drivers.base import UnsupportedChangeError
 from atlas_operator.engine.model import Column, ObjectRef, Realm, SchemaObject
 
-ALWAYS_ANCHORED = frozenset({"extension"})
+ALWAYS_ANCHORED = frozenset({"extension", "collation"})
 """Kinds created before every table and dropped after them, whatever the catalogs say
-(types and functions an extension brings are not modelled one by one)."""
+(types and functions an extension brings are not modelled one by one; a column's
+collation is recorded, but one in an index expression may not be)."""
 
 
 class DependencyRules(Protocol):
@@ -53,6 +54,11 @@ class DependencyRules(Protocol):
         """Whether table columns of this type can be carried over to a replacement."""
         ...
 
+    def implicit_object(self, current: Realm, obj: SchemaObject) -> SchemaObject | None:
+        """An object `current` has without modelling it (a serial column's sequence)
+        that the new object `obj` would collide with, as the model would describe it."""
+        ...
+
 
 class DefaultRules:
     """Every object change replaces; dropped columns break their dependents."""
@@ -65,6 +71,9 @@ class DefaultRules:
 
     def converts_columns(self, obj: SchemaObject) -> bool:
         return False
+
+    def implicit_object(self, current: Realm, obj: SchemaObject) -> SchemaObject | None:
+        return None
 
 
 Element = tuple[str, str | None, str, str | None]
@@ -153,14 +162,45 @@ def link_changes(
         for c in changes
         if isinstance(c, DropTable)
     }
-    broken, in_the_way = broken_elements(changes, before, rules, bound)
+    changes = adopt_implicit_objects(changes, current, desired, rules)
+    replaced, dropped, in_the_way = broken_elements(changes, before, rules, bound)
     changes, converted, users = convert_columns(changes, current, desired, before, rules, bound)
     in_the_way = (in_the_way | users) & existing.keys()
-    dependents = before.transitive_dependents(broken | in_the_way, existing) | in_the_way
+    dependents = before.transitive_dependents(replaced | in_the_way, existing) | in_the_way
     dependents -= dropped_tables | converted
-    refuse_table_dependents(dependents, broken)
+    refuse_table_dependents(dependents, replaced)
+    # A dropped object's table users change in the same plan (the desired tables cannot
+    # use what the desired state lacks): only its dependent objects go first, as do the
+    # objects on a dropped table that the desired state keeps (on whatever replaces it).
+    dependents |= {
+        d
+        for d in before.transitive_dependents(dropped | dropped_tables, existing)
+        if d[0] != "table"
+    }
     linked = recreate_dependents(changes, dependents, existing, wanted, bound)
     return [annotate(c, before, after, bound) for c in split_sequence_owners(linked)]
+
+
+def adopt_implicit_objects(
+    changes: Sequence[Change], current: Realm, desired: Realm, rules: DependencyRules
+) -> list[Change]:
+    """An object that exists, or is to exist, as part of something else (a serial
+    column's sequence, declared on its own on the other side) is changed, never created
+    next to it or dropped from under it."""
+    out: list[Change] = []
+    for change in changes:
+        if isinstance(change, AddObject):
+            existing = rules.implicit_object(current, change.object)
+            if existing is not None:
+                out.append(ModifyObject(change.schema, existing, change.object))
+                continue
+        if isinstance(change, DropObject):
+            kept = rules.implicit_object(desired, change.object)
+            if kept is not None:
+                out.append(ModifyObject(change.schema, change.object, kept))
+                continue
+        out.append(change)
+    return out
 
 
 def convert_columns(
@@ -199,8 +239,21 @@ def convert_columns(
             if column is not None:
                 use = ColumnUse(ref.schema or "", ref.name, ref.sub, column.type, column.default)
                 columns.append(use)
+        if not columns:
+            out.append(change)  # nothing to carry over: a plain drop and create
+            continue
         out.append(replace(change, columns=tuple(sorted(set(columns), key=str))))
+        if change.after.kind != "function":
+            # The type renamed away goes once every table changed or went (a table the
+            # plan drops may still use it until then).
+            old = SchemaObject(kind=change.before.kind, name=renamed_away(change.before.name))
+            out.append(DropObject(change.schema, old, recreate=True, anchored=True))
     return out, tables, users
+
+
+def renamed_away(name: str) -> str:
+    """The name a replaced type takes while its columns move to the new one."""
+    return f"{name}__atlas_old"
 
 
 def desired_column(desired: Realm, ref: ObjectRef) -> Column | None:
@@ -214,16 +267,18 @@ def desired_column(desired: Realm, ref: ObjectRef) -> Column | None:
 
 def broken_elements(
     changes: Sequence[Change], before: Graph, rules: DependencyRules, bound: bool
-) -> tuple[set[Element], set[Element]]:
-    """Elements whose dependents cannot stay in place while the change runs, and the
-    objects using columns a table change breaks (they cannot stay either)."""
-    broken: set[Element] = set()
+) -> tuple[set[Element], set[Element], set[Element]]:
+    """Objects replaced (dropped and created again) and objects dropped, whose dependents
+    cannot stay in place while the change runs, and the objects using columns a table
+    change breaks (they cannot stay either)."""
+    replaced: set[Element] = set()
+    dropped: set[Element] = set()
     in_the_way: set[Element] = set()
     for change in changes:
         if isinstance(change, ModifyObject) and rules.replaces(change.before, change.after):
-            broken.add(object_element(change.schema, change.before, bound))
+            replaced.add(object_element(change.schema, change.before, bound))
         elif isinstance(change, DropObject):
-            broken.add(object_element(change.schema, change.object, bound))
+            dropped.add(object_element(change.schema, change.object, bound))
         elif isinstance(change, ModifyTable):
             table: Element = ("table", None if bound else change.schema, change.before.name, None)
             for c in change.changes:
@@ -232,7 +287,7 @@ def broken_elements(
                     column = getattr(name, "name", None)
                     if column is not None:
                         in_the_way.update(before.column_dependents.get((table, column), ()))
-    return broken, in_the_way
+    return replaced, dropped, in_the_way
 
 
 def refuse_table_dependents(dependents: set[Element], broken: set[Element]) -> None:
@@ -307,7 +362,7 @@ def annotate(change: Change, before: Graph, after: Graph, bound: bool) -> Change
         return replace(
             change,
             needs=needs_of(before, item, change.schema, bound),
-            anchored=is_anchored(before, item),
+            anchored=change.anchored or is_anchored(before, item),
         )
     if isinstance(change, (AddObject, ModifyObject)):
         obj = change.object if isinstance(change, AddObject) else change.after

@@ -2,24 +2,31 @@
 
 The order is the one that works for every driver:
 1. new schemas;
-2. partitions that change bound or parent are detached (PostgreSQL);
-3. foreign keys that go away (so referenced columns and tables can change), with
+2. in-place changes of objects tables use (a new enum label), then the drops of
+   objects no table uses (views, triggers, …; dependents first, engine/dependencies.py
+   has added the re-creations a change needs);
+3. partitions that change bound or parent are detached (PostgreSQL);
+4. foreign keys that go away (so referenced columns and tables can change), with
    those of dropped tables whose referenced key or column changes;
-4. new tables, referenced tables and partitioned parents first (FK cycles are
+5. new objects tables use (types, sequences, functions of defaults), needed first;
+6. new tables, referenced tables and partitioned parents first (FK cycles are
    broken by adding the cycle's keys afterwards with ALTER TABLE);
-5. other table changes;
-6. foreign keys that are added, with new tables' keys on a unique key that step 5
+7. other table changes;
+8. foreign keys that are added, with new tables' keys on a unique key that step 7
    creates;
-7. dropped tables, referencing tables before the tables they reference (partitions
+9. dropped tables, referencing tables before the tables they reference (partitions
    go with their dropped parent);
-8. the detached partitions are attached with their new bound;
-9. dropped schemas.
+10. the detached partitions are attached with their new bound;
+11. the other new and changed objects (views, routines, triggers, policies);
+12. drops of objects tables used (after those tables changed or went);
+13. dropped schemas.
 Drivers that put foreign keys inside the table definition (SQLite) ask for no
 split: their table rebuild handles keys as part of the table.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -101,9 +108,10 @@ def order_changes(changes: Sequence[Change], *, split_foreign_keys: bool = True)
         *created,
         *main,
         *fk_adds,
-        *sort_objects(late_creates, dropping=False),
         *sort_dropped_tables(without_implied_drops(dropped), detach_cycles=split_foreign_keys),
         *attaches,
+        # After dropped tables: a view may take the name of a table that goes away.
+        *sort_objects(late_creates, dropping=False),
         *sort_objects(late_drops, dropping=True),
         *drops_schema,
     ]
@@ -119,40 +127,49 @@ def object_key(change: ObjectChange) -> ObjectRef:
 
 def sort_objects(changes: Sequence[ObjectChange], *, dropping: bool) -> list[Change]:
     """Object changes in dependency order: what is needed first when creating, the
-    dependents first when dropping. Ties (and cycles) keep the kinds' natural order."""
+    dependents first when dropping. Among those ready, the kinds' order decides (a view
+    that becomes ready once another view is placed still goes before a function that
+    was ready earlier); a cycle is broken in that order too."""
 
-    def rank(change: ObjectChange) -> tuple[int, str, str]:
-        ref = object_key(change)
+    def rank(index: int) -> tuple[int, str, str]:
+        ref = object_key(changes[index])
         kind = OBJECT_KINDS.index(ref.kind) if ref.kind in OBJECT_KINDS else len(OBJECT_KINDS)
         return (-kind if dropping else kind, ref.schema or "", f"{ref.sub or ''}.{ref.name}")
 
-    pending = sorted(changes, key=rank)
-    keys = {object_key(c) for c in pending}
+    position = {object_key(c): i for i, c in enumerate(changes)}
+    waits_for: list[set[int]] = [set() for _ in changes]  # i runs after every j in it
+    for i, change in enumerate(changes):
+        for need in change.needs:
+            j = position.get(need)
+            if j is None or j == i:
+                continue
+            if dropping:
+                waits_for[j].add(i)  # what is needed goes after what needs it
+            else:
+                waits_for[i].add(j)
+    followers: list[set[int]] = [set() for _ in changes]
+    for i, before in enumerate(waits_for):
+        for j in before:
+            followers[j].add(i)
+    blocking = [len(b) for b in waits_for]
+    ready = [(rank(i), i) for i in range(len(changes)) if not blocking[i]]
+    heapq.heapify(ready)
+    done: set[int] = set()
     ordered: list[Change] = []
-    placed: set[ObjectRef] = set()
-    while pending:
-        ready = [c for c in pending if not blocked(c, pending, keys, placed, dropping)]
-        if not ready:
-            ready = pending[:1]  # a cycle: the kinds' order decides
-        for change in ready:
-            ordered.append(change)
-            placed.add(object_key(change))
-            pending.remove(change)
+    while len(done) < len(changes):
+        if not ready:  # a cycle: the first pending one in the kinds' order
+            first = min((i for i in range(len(changes)) if i not in done), key=rank)
+            heapq.heappush(ready, (rank(first), first))
+        _, i = heapq.heappop(ready)
+        if i in done:
+            continue
+        done.add(i)
+        ordered.append(changes[i])
+        for k in followers[i]:
+            blocking[k] -= 1
+            if blocking[k] == 0 and k not in done:
+                heapq.heappush(ready, (rank(k), k))
     return ordered
-
-
-def blocked(
-    change: ObjectChange,
-    pending: list[ObjectChange],
-    keys: set[ObjectRef],
-    placed: set[ObjectRef],
-    dropping: bool,
-) -> bool:
-    if dropping:
-        # Dropped only once everything pending that needs it is gone.
-        own = object_key(change)
-        return any(own in other.needs for other in pending if other is not change)
-    return any(n in keys and n not in placed for n in change.needs)
 
 
 def split_partition_moves(

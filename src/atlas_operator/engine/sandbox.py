@@ -70,6 +70,8 @@ def check_desired_sql(driver: Driver, sql: str, scope: Scope, source: str) -> No
     except SplitError as err:
         raise EngineError(f"{source}: {err}") from None
     for number, statement in enumerate(statements, 1):
+        if not statement.text.strip().strip(";").strip():
+            continue  # an empty statement (a stray `;`) defines nothing and does nothing
         refusal = driver.sandbox_refusal(statement.text, scope)
         if refusal is not None:
             line = sql.count("\n", 0, statement.position) + 1

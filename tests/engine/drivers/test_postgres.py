@@ -15,10 +15,11 @@ from typing import Any
 import psycopg
 import pytest
 
-from atlas_operator.engine.changes import AddIndex, DropIndex, ModifyColumn, ModifyTable
+from atlas_operator.engine.changes import AddIndex, DropIndex, ModifyTable
 from atlas_operator.engine.declarative import (
     ApplyPolicy,
     ApplyReport,
+    DestructiveChangesError,
     execute_plan,
     load_sql_on_dev,
     plan_apply,
@@ -568,7 +569,8 @@ def test_identity_columns_are_added_altered_and_dropped(
     assert replan(target, dev, v2) == []
     report = apply(target, dev, v3)
     assert report.applied == [
-        'ALTER TABLE "t" ALTER COLUMN "id" SET DEFAULT 0, ALTER COLUMN "id" DROP IDENTITY,'
+        # The identity goes first: an identity column takes no default.
+        'ALTER TABLE "t" ALTER COLUMN "id" DROP IDENTITY, ALTER COLUMN "id" SET DEFAULT 0,'
         ' ALTER COLUMN "n" DROP IDENTITY'
     ]
     assert replan(target, dev, v3) == []
@@ -594,7 +596,7 @@ def test_serial_columns_switch_to_and_from_integers(new_db: Callable[..., Databa
     assert not relation_exists(target, "t_id_seq")
 
 
-def test_generated_columns_can_only_drop_their_expression(
+def test_generated_columns_drop_their_expression_or_are_added_again(
     new_db: Callable[..., DatabaseURL],
 ) -> None:
     target, dev = new_db(), new_db()
@@ -604,16 +606,17 @@ def test_generated_columns_can_only_drop_their_expression(
     report = apply(target, dev, "create table t (a int, b int);")
     assert report.applied == ['ALTER TABLE "t" ALTER COLUMN "b" DROP EXPRESSION']
     assert fetch(target, "SELECT b FROM t") == [(42,)]
-    with pytest.raises(UnsupportedChangeError, match=r'column "t"."b" cannot become a generated'):
-        apply(target, dev, generated)
-    changed = ModifyColumn(
-        Column("b", "integer", generated=Generated("a + 1")),
-        Column("b", "integer", generated=Generated("a + 2")),
-        frozenset({"generated"}),
-    )
-    table = Table("t", columns=(Column("b", "integer"),))
-    with pytest.raises(UnsupportedChangeError, match="cannot change its generation expression"):
-        DRIVER.plan([ModifyTable("public", table, table, (changed,))], PUBLIC)
+    # PostgreSQL cannot make a column generated or change the expression in place: the
+    # column is dropped and added, its values computed again (and the lint says so).
+    with pytest.raises(DestructiveChangesError):
+        replan(target, dev, generated, lint_destructive_error=True)
+    assert apply(target, dev, generated).applied == [
+        'ALTER TABLE "t" DROP COLUMN "b", ADD COLUMN "b" integer GENERATED ALWAYS AS (a + 1) STORED'
+    ]
+    changed = generated.replace("a + 1", "a * 2")
+    apply(target, dev, changed)
+    assert fetch(target, "SELECT b FROM t") == [(82,)]
+    assert replan(target, dev, changed) == []
 
 
 def test_comments_on_tables_and_columns_change(new_db: Callable[..., DatabaseURL]) -> None:

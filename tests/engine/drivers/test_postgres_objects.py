@@ -252,11 +252,8 @@ def test_an_enum_losing_a_label_converts_its_columns_and_views(new_db: NewDB) ->
     target, dev, oracle = new_db(), new_db(), new_db()
     run(target, ENUM_IN_USE + "insert into t values (1, 'a', '{a,c}'), (2, 'c', null);")
     applied = apply(target, dev, desired).applied
-    assert applied[:3] == [
-        'DROP VIEW "v"',
-        'DROP FUNCTION "f"(x e)',
-        'ALTER TYPE "e" RENAME TO "e__atlas_old"',
-    ]
+    assert sorted(applied[:2]) == ['DROP FUNCTION "f"(x e)', 'DROP VIEW "v"']
+    assert applied[2] == 'ALTER TYPE "e" RENAME TO "e__atlas_old"'
     assert 'DROP TYPE "e__atlas_old"' in applied
     assert fetch(target, "select id, c::text, d::text from t order by id") == [
         (1, "a", "{a,c}"),

@@ -1,6 +1,14 @@
 """MySQL and MariaDB: inspection from information_schema (a fixed number of queries
 for the whole scope, never one per table) and planning with MySQL's ALTER TABLE.
 
+One thing the catalog does not tell: whether an index's `USING BTREE` (or `USING HASH`)
+and its own KEY_BLOCK_SIZE were written, which SHOW CREATE TABLE prints then. It is read
+from SHOW CREATE TABLE (showcreate.py), only for the tables that have a B-tree or hash
+secondary index: on MariaDB in batches of 500 tables per compound statement, one round
+trip each; on MySQL, which has no compound statements outside stored programs, one query
+per such table. The planner writes `USING` only where the model has it, so B-tree, the
+default, is written only when the desired state wrote it.
+
 One driver serves both flavours. The URL's scheme (`mysql://`, `mariadb://`) is only
 a first guess: the server's `VERSION()` decides, because a `mysql://` URL that
 reaches a MariaDB server must be inspected and planned with MariaDB's rules.

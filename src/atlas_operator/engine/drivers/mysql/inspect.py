@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from atlas_operator.engine.diff import strip_parens
@@ -13,11 +13,14 @@ from atlas_operator.engine.drivers.base import Scope, Session
 from atlas_operator.engine.drivers.mysql.session import (
     MARIADB,
     MYSQL,
+    MySQLSession,
     ServerInfo,
+    decode,
     quote,
     quote_string,
     text_rows,
 )
+from atlas_operator.engine.drivers.mysql.showcreate import IndexClauses, index_clauses
 from atlas_operator.engine.model import (
     Check,
     Column,
@@ -55,6 +58,8 @@ CURRENT_TIMESTAMP = re.compile(
     r"(?:current_timestamp|now|localtime|localtimestamp)(?:\((\d*)\))?", re.IGNORECASE
 )
 ON_UPDATE = re.compile(r"\bon update\s+(\S+)", re.IGNORECASE)
+# SHOW CREATE TABLE statements per MariaDB compound statement (a few dozen kB of text).
+SHOW_CREATE_BATCH = 500
 
 
 @dataclass
@@ -78,7 +83,10 @@ TableKey = tuple[str, str]
 
 
 class Inspector:
-    """Reads a scope with six queries: schemata, tables, checks, columns, indexes, keys."""
+    """Reads a scope with six queries: schemata, tables, checks, columns, indexes, keys;
+    plus, for the tables that have a B-tree or hash secondary index, SHOW CREATE TABLE
+    (`explicit_index_clauses`): on MariaDB one more statement per 500 such tables, on
+    MySQL one per table."""
 
     def __init__(self, session: Session, scope: Scope, server: ServerInfo) -> None:
         self.session = session
@@ -99,6 +107,7 @@ class Inspector:
             self.checks(names, tables)
             self.columns(names, tables)
             self.statistics(names, tables)
+            self.explicit_index_clauses(tables)
             self.foreign_keys(names, tables)
         by_schema: dict[str, list[Table]] = defaultdict(list)
         for (schema, _), build in sorted(tables.items()):
@@ -135,9 +144,9 @@ class Inspector:
 
     def tables(self, names: list[str], defaults: dict[str, str]) -> dict[TableKey, TableBuild]:
         tables: dict[TableKey, TableBuild] = {}
-        for schema, name, engine, collation, comment in self.rows(
-            "SELECT TABLE_SCHEMA, TABLE_NAME, ENGINE, TABLE_COLLATION, TABLE_COMMENT"
-            " FROM information_schema.TABLES"
+        for schema, name, engine, collation, comment, create_options in self.rows(
+            "SELECT TABLE_SCHEMA, TABLE_NAME, ENGINE, TABLE_COLLATION, TABLE_COMMENT,"
+            " CREATE_OPTIONS FROM information_schema.TABLES"
             " WHERE TABLE_SCHEMA IN ({names}) AND TABLE_TYPE = 'BASE TABLE'"
             " ORDER BY TABLE_SCHEMA, TABLE_NAME",
             names,
@@ -147,6 +156,7 @@ class Inspector:
                 options.append(("engine", engine))
             if collation and collation != defaults.get(schema):
                 options += [("charset", charset_of(collation)), ("collation", collation)]
+            options += declared_options(create_options)
             tables[(schema, name)] = TableBuild(name, collation, comment or None, sorted(options))
         return tables
 
@@ -212,6 +222,58 @@ class Inspector:
                 build.primary_key = PrimaryKey(columns=tuple(p.column or "" for p in parts))
             else:
                 build.indexes.append(index_from_rows(name, parts, self.flavor))
+
+    def explicit_index_clauses(self, tables: dict[TableKey, TableBuild]) -> None:
+        """`USING …` and KEY_BLOCK_SIZE of B-tree and hash indexes, as written.
+
+        Only SHOW CREATE TABLE tells whether they were written (showcreate.py). Only
+        tables that have such an index are asked about: not those with none, or with
+        only a primary key or FULLTEXT/SPATIAL keys (whose kind the catalog tells).
+        Whether an index's clauses are read depends on its own kind alone, so the two
+        sides of a diff read the same ones.
+        """
+        keys = [k for k, b in tables.items() if any(has_hidden_clauses(i) for i in b.indexes)]
+        for key, text in self.show_create_tables(keys).items():
+            written = index_clauses(text)
+            build = tables[key]
+            build.indexes = [with_clauses(i, written.get(i.name)) for i in build.indexes]
+
+    def show_create_tables(self, keys: list[TableKey]) -> dict[TableKey, str]:
+        """SHOW CREATE TABLE of each table: on MariaDB batched, SHOW_CREATE_BATCH tables
+        per compound statement (one round trip each, no multi-statement connection
+        needed); on MySQL, which has no compound statements outside stored programs,
+        one query per table."""
+        if self.flavor == MARIADB and isinstance(self.session, MySQLSession):
+            return self.show_create_batched(self.session, keys)
+        texts: dict[TableKey, str] = {}
+        for key in keys:
+            rows = text_rows(self.session, self.show_create(key))
+            if rows:
+                texts[key] = str(rows[0][1])
+        return texts
+
+    def show_create(self, key: TableKey) -> str:
+        """The statement for one table. A desired state may have set sql_mode on the
+        dev session, and MariaDB's NO_KEY_OPTIONS (in ORACLE, MSSQL, … modes) hides the
+        very clauses read here: MariaDB runs it with the server's plain output settings."""
+        show = f"SHOW CREATE TABLE {qualified(key)}"
+        if self.flavor == MARIADB:
+            return f"SET STATEMENT sql_mode='', sql_quote_show_create=1 FOR {show}"
+        return show  # MySQL 8 has no NO_KEY_OPTIONS; ANSI_QUOTES is understood
+
+    def show_create_batched(
+        self, session: MySQLSession, keys: list[TableKey]
+    ) -> dict[TableKey, str]:
+        texts: dict[TableKey, str] = {}
+        for start in range(0, len(keys), SHOW_CREATE_BATCH):
+            chunk = keys[start : start + SHOW_CREATE_BATCH]
+            body = " ".join(f"{self.show_create(key)};" for key in chunk)
+            # One result set per SHOW, in order, then the block's own empty one.
+            sets = session.query_sets(f"BEGIN NOT ATOMIC {body} END")
+            for key, rows in zip(chunk, sets, strict=False):
+                if rows:
+                    texts[key] = str(decode(rows[0][1]))
+        return texts
 
     def foreign_keys(self, names: list[str], tables: dict[TableKey, TableBuild]) -> None:
         grouped: dict[tuple[str, str, str], list[tuple[Any, ...]]] = defaultdict(list)
@@ -283,6 +345,47 @@ class IndexRow:
     sub_part: int | None
     index_type: str
     comment: str | None
+
+
+def declared_options(create_options: str | None) -> list[tuple[str, str]]:
+    """ROW_FORMAT and KEY_BLOCK_SIZE as declared, from TABLES.CREATE_OPTIONS.
+
+    CREATE_OPTIONS lists what CREATE/ALTER TABLE wrote (`row_format=DYNAMIC
+    key_block_size=8`), which is what SHOW CREATE TABLE prints; TABLES.ROW_FORMAT is
+    the format in use, InnoDB's default one included, and would pin it on every table.
+    """
+    options: list[tuple[str, str]] = []
+    for item in (create_options or "").split():
+        name, _, value = item.partition("=")
+        if name.lower() == "row_format" and value:
+            options.append(("row_format", value.upper()))
+        elif name.lower() == "key_block_size" and value not in ("", "0"):
+            options.append(("key_block_size", value))
+    return options
+
+
+def qualified(key: TableKey) -> str:
+    return f"{quote(key[0])}.{quote(key[1])}"
+
+
+def has_hidden_clauses(index: Index) -> bool:
+    """B-tree and hash keys: the catalog tells neither an explicit USING nor the
+    key's own KEY_BLOCK_SIZE (`index_from_rows` leaves B-tree's method None)."""
+    return index.method in (None, "HASH")
+
+
+def with_clauses(index: Index, written: IndexClauses | None) -> Index:
+    """The index with its written clauses: `method` is the USING clause as written
+    (None: none was, whatever type the engine then uses), `params` its own
+    KEY_BLOCK_SIZE. An index whose line was not understood keeps the catalog's view."""
+    if written is None or not has_hidden_clauses(index):
+        return index
+    size = written.key_block_size
+    return replace(
+        index,
+        method=written.using,
+        params=(("key_block_size", str(size)),) if size else (),
+    )
 
 
 def charset_of(collation: str) -> str:

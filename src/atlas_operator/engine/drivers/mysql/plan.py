@@ -313,6 +313,11 @@ class Planner:
             return f"CHARSET {c.after or 'DEFAULT'}"
         if c.name == "collation":
             return f"COLLATE {c.after or 'DEFAULT'}"
+        if c.name == "row_format":
+            # DEFAULT takes the declaration away: the engine's default format applies.
+            return f"ROW_FORMAT={c.after or 'DEFAULT'}"
+        if c.name == "key_block_size":
+            return f"KEY_BLOCK_SIZE={c.after or 0}"  # 0: none declared
         raise UnsupportedChangeError(f'MySQL has no table option "{c.name}"')
 
 
@@ -353,13 +358,30 @@ def indexes_to_rebuild(change: ModifyTable, recreate: set[str]) -> list[Index]:
         for c in change.changes
         if isinstance(c, (AddForeignKey, ModifyForeignKey))
     ]
+    stale_size = keeps_old_block_size(change)
     rebuilt = []
     for index in change.after.indexes:
         if index.name in changed or change.before.index(index.name) != index:
             continue
-        if recreate & set(index.columns) or any(may_rename(index, fk) for fk in added_fks):
+        if (
+            recreate & set(index.columns)
+            or any(may_rename(index, fk) for fk in added_fks)
+            or (stale_size and not dict(index.params).get("key_block_size"))
+        ):
             rebuilt.append(index)
     return rebuilt
+
+
+def keeps_old_block_size(change: ModifyTable) -> bool:
+    """Whether the table's KEY_BLOCK_SIZE changes from a declared one.
+
+    An index created while the table declared KEY_BLOCK_SIZE=n keeps n as its own
+    after the table's changes, and SHOW CREATE TABLE then prints it on the index. The
+    indexes that should follow the table are created again in the same statement (the
+    table is rebuilt for the new size anyway), so they take the new size.
+    """
+    before = change.before.option("key_block_size")
+    return before is not None and before != change.after.option("key_block_size")
 
 
 def may_rename(index: Index, fk: ForeignKey) -> bool:
@@ -435,10 +457,25 @@ def index_kind(index: Index) -> str:
 def index_clause(index: Index) -> str:
     clause = f"{index_kind(index)}INDEX {quote(index.name)} ({index_parts(index.parts)})"
     if index.method and index.method not in ("FULLTEXT", "SPATIAL"):
+        # Only when the model has it: B-tree, the default, is written only when the
+        # desired state wrote it (SHOW CREATE TABLE prints it then, inspect.py).
         clause += f" USING {index.method}"
+    clause += index_params(index)
     if index.comment:
         clause += f" COMMENT {quote_string(index.comment)}"
     return clause
+
+
+def index_params(index: Index) -> str:
+    """` KEY_BLOCK_SIZE=n`, the one index option MySQL keeps in `Index.params`."""
+    params = dict(index.params)
+    unknown = sorted(set(params) - {"key_block_size"})
+    if unknown:
+        raise UnsupportedChangeError(
+            f'index "{index.name}": MySQL has no index option {", ".join(unknown)}'
+        )
+    size = params.get("key_block_size")
+    return f" KEY_BLOCK_SIZE={size}" if size else ""
 
 
 def index_parts(parts: Iterable[IndexPart]) -> str:
@@ -481,14 +518,23 @@ def check_clause(check: Check) -> str:
     return f"{prefix}CHECK ({strip_parens(check.expr)})"
 
 
+# Table options the model carries, in the order CREATE TABLE writes them.
+TABLE_OPTIONS = {
+    "engine": "ENGINE ",
+    "charset": "CHARSET ",
+    "collation": "COLLATE ",
+    "row_format": "ROW_FORMAT=",
+    "key_block_size": "KEY_BLOCK_SIZE=",
+}
+
+
 def table_options(table: Table) -> str:
     rendered = []
-    keywords = {"engine": "ENGINE", "charset": "CHARSET", "collation": "COLLATE"}
-    for name in ("engine", "charset", "collation"):
+    for name, keyword in TABLE_OPTIONS.items():
         value = table.option(name)
         if value:
-            rendered.append(f"{keywords[name]} {value}")
-    unknown = sorted({n for n, _ in table.options} - set(keywords))
+            rendered.append(f"{keyword}{value}")
+    unknown = sorted({n for n, _ in table.options} - set(TABLE_OPTIONS))
     if unknown:
         raise UnsupportedChangeError(
             f'table "{table.name}": MySQL has no table option {", ".join(unknown)}'

@@ -111,6 +111,19 @@ class MySQLSession(Session):
         except pymysql.MySQLError as err:
             raise DatabaseError(error_text(err)) from None
 
+    def query_sets(self, sql: str) -> list[list[tuple[Any, ...]]]:
+        """Every result set of one statement, in order: a MariaDB compound statement
+        (`BEGIN NOT ATOMIC … END`) returns one per query in it, in one round trip."""
+        try:
+            with self.conn.cursor() as cursor:
+                cursor.execute(sql)
+                sets = [[tuple(row) for row in cursor.fetchall()]]
+                while cursor.nextset():
+                    sets.append([tuple(row) for row in cursor.fetchall()])
+                return sets
+        except pymysql.MySQLError as err:
+            raise DatabaseError(error_text(err)) from None
+
     def begin(self) -> None:
         self.execute("BEGIN")
 

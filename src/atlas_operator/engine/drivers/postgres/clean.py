@@ -142,11 +142,12 @@ UNMANAGED_QUERY = (
     " JOIN pg_namespace n ON n.oid = c.relnamespace"
     " WHERE n.nspname = ANY (%s) AND rw.rulename <> '_RETURN'"
     " UNION ALL"
-    " SELECT 'collation', n.nspname, co.collname, NULL"
-    " FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace"
-    " WHERE n.nspname = ANY (%s) AND "
-    + NOT_EXTENSION_MEMBER.format(catalog="'pg_collation'", oid="co.oid")
-    + " ORDER BY 2, 1, 3"
+    " SELECT 'table inheritance', n.nspname, c.relname, p.relname"
+    " FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+    " JOIN pg_class p ON p.oid = i.inhparent"
+    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = ANY (%s) AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
+    " ORDER BY 2, 1, 3"
 )
 EVENT_TRIGGERS_QUERY = (
     "SELECT evt.evtname FROM pg_event_trigger evt WHERE "

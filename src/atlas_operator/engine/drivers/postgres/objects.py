@@ -160,6 +160,18 @@ WHERE NOT tg.tgisinternal AND tg.tgparentid = 0 AND n.nspname = ANY (%s) AND """
     + " ORDER BY n.nspname, c.relname, tg.tgname"
 )
 
+# Whole rows as JSON: the ICU locale column is `colliculocale` on PostgreSQL 15 and 16,
+# `colllocale` from 17.
+COLLATIONS_QUERY = (
+    """
+SELECT co.oid, n.nspname, co.collname, to_jsonb(co), obj_description(co.oid, 'pg_collation')
+FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace
+WHERE n.nspname = ANY (%s) AND """
+    + not_member("pg_collation", "co.oid")
+    + " ORDER BY n.nspname, co.collname"
+)
+COLLATION_PROVIDERS = {"c": "libc", "i": "icu", "d": "default"}
+
 POLICIES_QUERY = """
 SELECT p.oid, n.nspname, c.relname, p.polname, p.polcmd::text, p.polpermissive,
   ARRAY(SELECT CASE WHEN r = 0 THEN 'PUBLIC' ELSE quote_ident(a.rolname) END
@@ -220,7 +232,7 @@ WITH d AS (
       'pg_constraint'::regclass, 'pg_proc'::regclass, 'pg_trigger'::regclass,
       'pg_policy'::regclass, 'pg_type'::regclass, 'pg_event_trigger'::regclass)
     AND d.refclassid IN ('pg_class'::regclass, 'pg_proc'::regclass, 'pg_type'::regclass,
-      'pg_extension'::regclass)
+      'pg_extension'::regclass, 'pg_collation'::regclass)
 )
 SELECT DISTINCT d.cls::regclass::text, d.oid, coalesce(a.attname, ''),
   d.refcls::regclass::text, d.refoid, coalesce(ra.attname, '')
@@ -274,6 +286,7 @@ def inspect_objects(session: Session, schemas: list[str], scope: Scope) -> Inspe
     """Every object kind in `schemas`: one query per kind, plus one for dependencies."""
     found = Inspected()
     for kind_reader in (
+        read_collations,
         read_sequences,
         read_enums,
         read_domains,
@@ -438,6 +451,26 @@ def read_triggers(session: Session, schemas: list[str], found: Inspected) -> Non
             comment=comment,
         )
         found.add("pg_trigger", oid, schema, obj)
+
+
+def read_collations(session: Session, schemas: list[str], found: Inspected) -> None:
+    for oid, schema, name, row, comment in session.query(COLLATIONS_QUERY, [schemas]):
+        locale = row.get("colllocale") or row.get("colliculocale") or ""
+        attrs = {
+            "provider": COLLATION_PROVIDERS.get(row.get("collprovider", "c"), "libc"),
+            "locale": locale,
+            "lc_collate": row.get("collcollate") or "" if not locale else "",
+            "lc_ctype": row.get("collctype") or "" if not locale else "",
+            "deterministic": "" if row.get("collisdeterministic", True) else "false",
+        }
+        obj = SchemaObject(
+            kind="collation",
+            name=name,
+            definition=json.dumps(attrs, sort_keys=True),
+            attrs=pairs(attrs),
+            comment=comment,
+        )
+        found.add("pg_collation", oid, schema, obj)
 
 
 def read_policies(session: Session, schemas: list[str], found: Inspected) -> None:

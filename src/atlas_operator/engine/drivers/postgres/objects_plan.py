@@ -9,6 +9,7 @@ server deparsed them, so what is created is what the dev database normalised.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 
 from atlas_operator.engine.changes import (
@@ -18,13 +19,16 @@ from atlas_operator.engine.changes import (
     ModifyObject,
     TableChange,
 )
+from atlas_operator.engine.dependencies import renamed_away
 from atlas_operator.engine.drivers.base import PlannedStatement, UnsupportedChangeError
+from atlas_operator.engine.drivers.postgres.inspect import SERIAL_BASES
 from atlas_operator.engine.drivers.postgres.session import quote, quote_string
-from atlas_operator.engine.model import SchemaObject
+from atlas_operator.engine.model import Realm, SchemaObject
 
 Qualify = Callable[[str | None, str], str]
 
 COMMENT_KINDS = {
+    "collation": "COLLATION",
     "extension": "EXTENSION",
     "enum": "TYPE",
     "composite": "TYPE",
@@ -39,6 +43,7 @@ COMMENT_KINDS = {
 }
 DROP_KINDS = COMMENT_KINDS
 LABELS = {
+    "collation": "collation",
     "extension": "extension",
     "enum": "enum type",
     "composite": "composite type",
@@ -78,11 +83,39 @@ class ObjectRules:
             return composite_changes(before, after) is None
         if kind == "policy":
             return policy_replaced(before, after)
+        if kind == "extension":
+            # Extensions have update paths to newer versions only: an older one is
+            # dropped and created (refused by the server while anything uses it).
+            return version_key(after.attr("version")) < version_key(before.attr("version"))
+        if kind == "collation":
+            return before.attrs != after.attrs
         return False
 
+    def implicit_object(self, current: Realm, obj: SchemaObject) -> SchemaObject | None:
+        """The serial column's own sequence a new sequence object would be: the column
+        owns `<table>_<column>_seq`, of the serial's integer type."""
+        if obj.kind != "sequence":
+            return None
+        for schema in current.schemas:
+            for table in schema.tables:
+                for column in table.columns:
+                    if (
+                        column.type in SERIAL_BASES
+                        and obj.name == f"{table.name}_{column.name}_seq"
+                    ):
+                        attrs = {
+                            "type": SERIAL_BASES[column.type],
+                            "owned_by": f"{table.name}.{column.name}",
+                        }
+                        return SchemaObject(
+                            kind="sequence", name=obj.name, attrs=tuple(sorted(attrs.items()))
+                        )
+        return None
+
     def converts_columns(self, obj: SchemaObject) -> bool:
-        """An enum's columns are cast through text to the re-created type."""
-        return obj.kind == "enum"
+        """An enum's columns are cast through text to the re-created type; the column
+        defaults calling a re-created function are dropped around it and set again."""
+        return obj.kind in ("enum", "function")
 
     def breaks_dependents(self, change: TableChange) -> bool:
         """A dropped column, or one whose type or collation changes: PostgreSQL refuses
@@ -91,7 +124,10 @@ class ObjectRules:
 
         if isinstance(change, DropColumn):
             return True
-        return isinstance(change, ModifyColumn) and bool({"type", "collation"} & change.kinds)
+        if not isinstance(change, ModifyColumn):
+            return False
+        regenerated = "generated" in change.kinds and change.after.generated is not None
+        return regenerated or bool({"type", "collation"} & change.kinds)
 
 
 class ObjectPlanner:
@@ -123,10 +159,12 @@ class ObjectPlanner:
         columns: tuple[ColumnUse, ...],
     ) -> list[PlannedStatement]:
         """Replaces a type its columns keep using: the old one is renamed away, the new
-        one created, each column cast through text (a value the new type lacks fails the
-        plan, which then rolls back) and the old type dropped."""
-        old_name = f"{before.name}__atlas_old"
-        renamed = SchemaObject(kind=before.kind, name=old_name)
+        one created and each column cast through text (a value the new type lacks fails
+        the plan, which then rolls back); the old type is dropped at the end of the plan
+        (engine/dependencies.py)."""
+        if after.kind == "function":
+            return self.replace_under_defaults(schema, before, after, columns)
+        old_name = renamed_away(before.name)
         statements = [
             self.statement(
                 f"ALTER TYPE {self.name(schema, before)} RENAME TO {quote(old_name)}",
@@ -150,8 +188,29 @@ class ObjectPlanner:
                     f'Convert column "{use.column}" of "{use.table}" to {self.describe(after)}',
                 )
             )
-        statements.append(self.drop(schema, renamed))
         return statements
+
+    def replace_under_defaults(
+        self,
+        schema: str | None,
+        before: SchemaObject,
+        after: SchemaObject,
+        columns: tuple[ColumnUse, ...],
+    ) -> list[PlannedStatement]:
+        """A function column defaults call is re-created between dropping those defaults
+        and setting the desired ones."""
+        statements = [self.set_default(use, None) for use in columns]
+        statements += [self.drop(schema, before), *self.create(schema, after)]
+        statements += [self.set_default(use, use.default) for use in columns if use.default]
+        return statements
+
+    def set_default(self, use: ColumnUse, default: str | None) -> PlannedStatement:
+        action = f"SET DEFAULT {default}" if default else "DROP DEFAULT"
+        return PlannedStatement(
+            f"ALTER TABLE {self.qualify(use.schema, use.table)} ALTER COLUMN"
+            f" {quote(use.column)} {action}",
+            f'Set default of column "{use.column}" of "{use.table}"',
+        )
 
     # names
 
@@ -227,6 +286,21 @@ class ObjectPlanner:
             return "NONE"
         table, column = owned.rsplit(".", 1)
         return f"{self.qualify(schema, table)}.{quote(column)}"
+
+    def create_collation(self, schema: str | None, obj: SchemaObject) -> list[PlannedStatement]:
+        options = [f"provider = {obj.attr('provider')}"]
+        collate, ctype = obj.attr("lc_collate"), obj.attr("lc_ctype")
+        if obj.attr("locale"):
+            options.append(f"locale = {quote_string(obj.attr('locale') or '')}")
+        elif collate == ctype:
+            options.append(f"locale = {quote_string(collate or '')}")
+        else:
+            options.append(f"lc_collate = {quote_string(collate or '')}")
+            options.append(f"lc_ctype = {quote_string(ctype or '')}")
+        if obj.attr("deterministic") == "false":
+            options.append("deterministic = false")
+        sql = f"CREATE COLLATION {self.name(schema, obj)} ({', '.join(options)})"
+        return [self.statement(sql, "Create", obj)]
 
     def create_function(self, schema: str | None, obj: SchemaObject) -> list[PlannedStatement]:
         return [self.statement(self.routine(schema, obj, replace=False), "Create", obj)]
@@ -571,6 +645,11 @@ def composite_changes(before: SchemaObject, after: SchemaObject) -> list[str] | 
         elif old[name] != type_:
             actions.append(f"ALTER ATTRIBUTE {quote(name)} TYPE {type_}")
     return actions
+
+
+def version_key(version: str | None) -> tuple[int, ...]:
+    """`1.10` > `1.9`: the numeric parts of an extension version."""
+    return tuple(int(p) for p in re.findall(r"\d+", version or ""))
 
 
 def policy_replaced(before: SchemaObject, after: SchemaObject) -> bool:

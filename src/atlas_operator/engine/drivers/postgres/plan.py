@@ -407,7 +407,12 @@ class Planner:
         before, after = c.before, c.after
         name = quote(after.name)
         if "generated" in kinds:
-            alter.clauses.append(generated_change(table, before, after))
+            if after.generated is not None:
+                # PostgreSQL cannot make a column generated or change its expression:
+                # the column is dropped and added (its values are computed anyway).
+                alter.clauses += [f"DROP COLUMN {name}", f"ADD COLUMN {column_definition(after)}"]
+                return
+            alter.clauses.append(f"ALTER COLUMN {name} DROP EXPRESSION")
         serial = is_serial(before.type) or is_serial(after.type)
         if serial and ("type" in kinds or "default" in kinds):
             self.serial_change(schema, table, c, alter)
@@ -420,6 +425,11 @@ class Planner:
                 if after.default is not None:
                     kinds = kinds | {"default"}
             alter.clauses.append(type_clause(after, before))
+        # An identity column is NOT NULL until its identity goes, and gets one only
+        # once it is NOT NULL and has no default.
+        dropping_identity = "identity" in kinds and after.identity is None
+        if dropping_identity:
+            alter.clauses.extend(identity_change(name, before.identity, after.identity))
         if "nullable" in kinds:
             action = "DROP" if after.nullable else "SET"
             alter.clauses.append(f"ALTER COLUMN {name} {action} NOT NULL")
@@ -428,7 +438,7 @@ class Planner:
                 alter.clauses.append(f"ALTER COLUMN {name} SET DEFAULT {after.default}")
             elif "type" not in kinds:
                 alter.clauses.append(f"ALTER COLUMN {name} DROP DEFAULT")
-        if "identity" in kinds:
+        if "identity" in kinds and not dropping_identity:
             alter.clauses.extend(identity_change(name, before.identity, after.identity))
 
     def serial_change(self, schema: str, table: str, c: ModifyColumn, alter: AlterTable) -> None:
@@ -445,12 +455,15 @@ class Planner:
                 alter.clauses.append(f"ALTER COLUMN {name} SET DEFAULT {after.default}")
             else:
                 alter.clauses.append(f"ALTER COLUMN {name} DROP DEFAULT")
-            alter.after.append(
-                PlannedStatement(
-                    f"DROP SEQUENCE IF EXISTS {sequence}",
-                    f'Drop sequence used by serial column "{after.name}"',
+            # Kept when the new default still draws from it: the desired state has it
+            # as a sequence of its own (engine/dependencies.py adopts it).
+            if f"{table}_{after.name}_seq" not in (after.default or ""):
+                alter.after.append(
+                    PlannedStatement(
+                        f"DROP SEQUENCE IF EXISTS {sequence}",
+                        f'Drop sequence used by serial column "{after.name}"',
+                    )
                 )
-            )
         elif is_serial(after.type) and not is_serial(before.type):
             owner = f"{self.qualified(schema, table)}.{name}"
             alter.before.append(
@@ -464,6 +477,15 @@ class Planner:
             )
         if base_before != base_after:
             alter.clauses.append(type_clause(replace(after, type=base_after)))
+            if is_serial(before.type) and is_serial(after.type):
+                # serial → bigserial: the sequence's own type follows (its bounds too,
+                # when they were the old type's), as a new bigserial's would be.
+                alter.after.append(
+                    PlannedStatement(
+                        f"ALTER SEQUENCE {sequence} AS {base_after}",
+                        f'Change the type of the sequence of serial column "{after.name}"',
+                    )
+                )
 
     def index_change(
         self, schema: str, table: str, c: AddIndex | DropIndex | ModifyIndex, alter: AlterTable
@@ -598,21 +620,22 @@ def identity_change(name: str, before: Identity | None, after: Identity | None) 
         settings.append(f"SET {value}")
     if before.cache != after.cache:
         settings.append(f"SET CACHE {after.cache}")
+    if before.start != after.start and narrower(before, after):
+        # Tighter bounds may leave the sequence's position outside them (PostgreSQL
+        # refuses that): it restarts at the new start, as a new identity would.
+        settings.append("RESTART")
     return [f"ALTER COLUMN {name} {' '.join(settings)}"] if settings else []
 
 
-def generated_change(table: str, before: Column, after: Column) -> str:
-    """PostgreSQL can only turn a generated column into a plain one (reference §3.3)."""
-    if before.generated is not None and after.generated is None:
-        return f"ALTER COLUMN {quote(after.name)} DROP EXPRESSION"
-    if before.generated is None:
-        problem = "cannot become a generated column"
-    else:
-        problem = "cannot change its generation expression"
-    raise UnsupportedChangeError(
-        f'column "{table}"."{after.name}" {problem}: PostgreSQL only supports DROP EXPRESSION;'
-        " drop the column and add it again"
+def narrower(before: Identity, after: Identity) -> bool:
+    """Whether `after`'s bounds exclude values `before`'s allowed."""
+    low = after.min_value is not None and (
+        before.min_value is None or after.min_value > before.min_value
     )
+    high = after.max_value is not None and (
+        before.max_value is None or after.max_value < before.max_value
+    )
+    return low or high
 
 
 def type_clause(column: Column, before: Column | None = None) -> str:
