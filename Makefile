@@ -89,6 +89,7 @@ conformance: venv services
 
 bench: venv services
 	$(BIN)/python bench/schema_apply.py
+	$(BIN)/python bench/pg_objects.py
 	$(BIN)/python bench/migrate_apply.py
 	$(BIN)/python bench/migrate_seed.py
 	$(BIN)/python bench/faults.py
