@@ -124,7 +124,6 @@ PG_REFUSED = [
     ("GRANT ALL ON t TO PUBLIC", "GRANT"),
     ("REVOKE ALL ON SCHEMA public FROM PUBLIC", "REVOKE"),
     ("ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO r", "ALTER DEFAULT PRIVILEGES"),
-    ("CREATE EVENT TRIGGER e ON ddl_command_end EXECUTE FUNCTION f()", "CREATE EVENT TRIGGER"),
     ("CREATE SERVER s FOREIGN DATA WRAPPER postgres_fdw", "CREATE SERVER"),
     ("CREATE FOREIGN TABLE ft (a int) SERVER s", "CREATE FOREIGN TABLE"),
     ("CREATE SUBSCRIPTION s CONNECTION 'host=x' PUBLICATION p", "CREATE SUBSCRIPTION"),
@@ -684,3 +683,12 @@ def test_postgres_loads_materialized_views_without_running_their_query(sql: str)
     assert PG.for_dev("CREATE MATERIALIZED VIEW m AS SELECT 1 WITH NO DATA").endswith(
         "SELECT 1 WITH NO DATA"
     )
+
+
+def test_postgres_event_triggers_belong_to_realm_scope_and_load_disabled() -> None:
+    sql = "CREATE EVENT TRIGGER e ON ddl_command_end EXECUTE FUNCTION f()"
+    assert refused(PG, sql, PUBLIC) == "CREATE EVENT TRIGGER"
+    assert refused(PG, sql, REALM) is None
+    assert PG.for_dev(sql + ";") == sql + ";\nALTER EVENT TRIGGER e DISABLE"
+    assert PG.for_dev("ALTER EVENT TRIGGER e ENABLE ALWAYS") == "ALTER EVENT TRIGGER e DISABLE"
+    assert PG.for_dev("ALTER EVENT TRIGGER e RENAME TO f") == "ALTER EVENT TRIGGER e RENAME TO f"

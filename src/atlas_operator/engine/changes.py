@@ -232,6 +232,7 @@ OBJECT_KINDS = (
     "procedure",
     "trigger",
     "policy",
+    "event_trigger",
 )
 """Object kinds in creation order when no recorded dependency decides (Atlas's type
 selectors). Routines come after views: a view records the functions it calls, but a

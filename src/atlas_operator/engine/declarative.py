@@ -176,6 +176,7 @@ def normalise_on_dev(
             if not (driver.batch_scripts and run_as_one_batch(dev, statements)):
                 run_in_dependency_order(dev, statements, source, lines)
         realm = inspect_dev(driver, dev, scope)
+        realm = driver.settle_dev_realm(realm, [s.text for s in parsed])
         return replace(realm, unmanaged=tuple(driver.unmanaged_objects(dev, scope)))
 
 

@@ -142,6 +142,8 @@ def objects_of(realm: Realm, bound: bool) -> dict[Element, tuple[str | None, Sch
     for schema in realm.schemas:
         for obj in schema.objects:
             found[object_element(schema.name, obj, bound)] = (schema.name, obj)
+    for obj in realm.objects:
+        found[object_element(None, obj, bound)] = (None, obj)
     return found
 
 

@@ -97,6 +97,7 @@ def diff_realms(current: Realm, desired: Realm, *, fold_case: bool = False) -> l
             changes.append(AddSchema(schema))
             changes.extend(AddTable(schema.name, table) for table in schema.tables)
             changes.extend(AddObject(schema.name, obj) for obj in schema.objects)
+    changes.extend(diff_objects(None, current.objects, desired.objects))
     return changes
 
 

@@ -75,7 +75,14 @@ def exclude_parts(realm: Realm, parts: list[Part]) -> Realm:
         else:
             schemas.append(schema)
     unmanaged = tuple(u for u in realm.unmanaged if not unmanaged_excluded(u, parts))
-    return replace(realm, schemas=tuple(schemas), unmanaged=unmanaged)
+    # Objects of the database (event triggers) answer to a one-part pattern that names
+    # their type: `audit*[type=event_trigger]`.
+    objects = tuple(
+        o
+        for o in realm.objects
+        if not (len(parts) == 1 and parts[0].types is not None and parts[0].matches(o.name, o.kind))
+    )
+    return replace(realm, schemas=tuple(schemas), unmanaged=unmanaged, objects=objects)
 
 
 def unmanaged_excluded(obj: Unmanaged, parts: list[Part]) -> bool:

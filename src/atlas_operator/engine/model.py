@@ -318,6 +318,9 @@ class Realm:
     unmanaged: tuple[Unmanaged, ...] = ()
     """Objects the desired state creates that the engine cannot manage yet. They count
     in the hash, so adding one is noticed, and are named in the status message."""
+    objects: tuple[SchemaObject, ...] = ()
+    """Objects of the database rather than of a schema (PostgreSQL event triggers),
+    modelled in realm scope only."""
     dependencies: tuple[Dependency, ...] = field(default=(), compare=False)
     """What depends on what, as the database records it (ordering only: not compared)."""
 

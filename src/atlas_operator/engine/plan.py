@@ -19,7 +19,8 @@ The order is the one that works for every driver:
 10. the detached partitions are attached with their new bound;
 11. the other new and changed objects (views, routines, triggers, policies);
 12. drops of objects tables used (after those tables changed or went);
-13. dropped schemas.
+13. dropped schemas;
+14. new and changed event triggers (dropped ones go before step 1): they fire on DDL.
 Drivers that put foreign keys inside the table definition (SQLite) ask for no
 split: their table rebuild handles keys as part of the table.
 """
@@ -87,6 +88,12 @@ def order_changes(changes: Sequence[Change], *, split_foreign_keys: bool = True)
     created, detached = sort_created_tables(added, detach_cycles=split_foreign_keys)
     fk_adds = detached + fk_adds
     objects = [c for c in changes if isinstance(c, (AddObject, DropObject, ModifyObject))]
+    # Event triggers fire on the plan's own DDL: the ones that go are dropped before
+    # anything else, the new and changed ones set up after everything else.
+    events = [c for c in objects if object_key(c).kind == "event_trigger"]
+    objects = [c for c in objects if c not in events]
+    events_first = [c for c in events if isinstance(c, DropObject)]
+    events_last = [c for c in events if not isinstance(c, DropObject)]
     early_drops = [c for c in objects if isinstance(c, DropObject) and not c.anchored]
     late_drops = [c for c in objects if isinstance(c, DropObject) and c.anchored]
     # In-place changes of objects tables use (a new enum label, a domain's check) come
@@ -99,6 +106,7 @@ def order_changes(changes: Sequence[Change], *, split_foreign_keys: bool = True)
     ]
     late_creates = [c for c in objects if not isinstance(c, DropObject) and not c.anchored]
     return [
+        *events_first,
         *adds_schema,
         *sort_objects(first, dropping=False),
         *sort_objects(early_drops, dropping=True),
@@ -114,6 +122,7 @@ def order_changes(changes: Sequence[Change], *, split_foreign_keys: bool = True)
         *sort_objects(late_creates, dropping=False),
         *sort_objects(late_drops, dropping=True),
         *drops_schema,
+        *sort_objects(events_last, dropping=False),
     ]
 
 

@@ -396,3 +396,50 @@ def test_column_types_change_to_and_from_enums_with_their_data(
     kept = current.split("default '")[1][0]
     assert fetch(target, "select c::text from t order by 1") == sorted([("x",), (kept,)])
     assert replan(target, dev, desired) == []
+
+
+EVENT_TRIGGERS = """
+create table audit (tag text);
+create function no_ddl() returns event_trigger language plpgsql as $$
+begin
+  raise exception 'no DDL here: %', tg_tag;
+end $$;
+create event trigger guard on ddl_command_start when tag in ('DROP TABLE')
+  execute function no_ddl();
+create event trigger sleeper on sql_drop execute function no_ddl();
+alter event trigger sleeper disable;
+create table later (id int);
+"""
+
+
+def test_event_triggers_never_fire_on_the_dev_database_and_are_set_up_last(
+    new_db: NewDB,
+) -> None:
+    """The desired state's event trigger raises on every DROP TABLE and sql_drop: it is
+    loaded disabled on the dev database (whose cleaning drops tables), created after
+    every other statement of the plan, and keeps the state the SQL gives it."""
+    target, dev = new_db(schema=None), new_db(schema=None)
+    applied = apply(target, dev, EVENT_TRIGGERS).applied
+    assert applied[-3:] == [
+        "CREATE EVENT TRIGGER \"guard\" ON ddl_command_start WHEN TAG IN ('DROP TABLE')"
+        " EXECUTE FUNCTION no_ddl()",
+        'CREATE EVENT TRIGGER "sleeper" ON sql_drop EXECUTE FUNCTION no_ddl()',
+        'ALTER EVENT TRIGGER "sleeper" DISABLE',
+    ]
+    assert fetch(target, "select evtname, evtenabled::text from pg_event_trigger order by 1") == [
+        ("guard", "O"),
+        ("sleeper", "D"),
+    ]
+    assert fetch(dev, "select count(*) from pg_event_trigger") == [(0,)]
+    assert replan(target, dev, EVENT_TRIGGERS) == []
+    # Excluded, it is left alone; gone from the desired state, it is dropped first.
+    kept = replan(target, dev, "", exclude=("*[type=event_trigger]",))
+    assert not [s for s in kept if "EVENT TRIGGER" in s]
+    gone = replan(target, dev, EVENT_TRIGGERS.split("create event trigger")[0])
+    assert gone[:2] == ['DROP EVENT TRIGGER "guard"', 'DROP EVENT TRIGGER "sleeper"']
+
+
+def test_event_triggers_are_refused_in_schema_scope(new_db: NewDB) -> None:
+    target, dev = new_db(), new_db()
+    with pytest.raises(EngineError, match="CREATE EVENT TRIGGER is not allowed"):
+        replan(target, dev, EVENT_TRIGGERS)

@@ -246,6 +246,11 @@ class Driver(ABC):
         from the statement's head and the names it defines, never from routine bodies.
         Every driver implements it (engine/sandbox.py walks the statements)."""
 
+    def settle_dev_realm(self, realm: Realm, statements: Sequence[str]) -> Realm:
+        """The desired state as the SQL means it, where `for_dev` loaded something
+        differently on purpose (PostgreSQL's event triggers, loaded disabled)."""
+        return realm
+
     def for_dev(self, sql: str) -> str:
         """A desired-state statement as it runs on the dev database (PostgreSQL creates
         materialized views there WITH NO DATA)."""

@@ -149,11 +149,6 @@ UNMANAGED_QUERY = (
     " WHERE n.nspname = ANY (%s) AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
     " ORDER BY 2, 1, 3"
 )
-EVENT_TRIGGERS_QUERY = (
-    "SELECT evt.evtname FROM pg_event_trigger evt WHERE "
-    + NOT_EXTENSION_MEMBER.format(catalog="'pg_event_trigger'", oid="evt.oid")
-    + " ORDER BY 1"
-)
 # Dependents first; CASCADE and IF EXISTS take care of whatever goes with an earlier drop.
 # Event triggers go first: one could stand in the way of the other drops.
 DROP_ORDER = (
@@ -259,13 +254,9 @@ def created_by_run(session: Session, scope: Scope) -> list[tuple[str, str]]:
 def unmanaged_objects(session: Session, scope: Scope) -> list[Unmanaged]:
     names = [name for name, _ in user_schemas(session) if scope.includes(name)]
     rows = session.query(UNMANAGED_QUERY, [names] * UNMANAGED_QUERY.count("%s"))
-    found = [Unmanaged(kind, schema, name, table) for kind, schema, name, table in rows]
-    if scope.bound is None:
-        # Event triggers belong to the database, not a schema (and need a superuser).
-        found.extend(
-            Unmanaged("event trigger", "", name) for (name,) in session.query(EVENT_TRIGGERS_QUERY)
-        )
-    return found
+    # (Event triggers are modelled in realm scope, objects.py; a bound desired state
+    # cannot create them.)
+    return [Unmanaged(kind, schema, name, table) for kind, schema, name, table in rows]
 
 
 def is_clean(session: Session, scope: Scope) -> bool:

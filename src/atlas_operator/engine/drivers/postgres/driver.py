@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
 
 from atlas_operator.engine.changes import Change
 from atlas_operator.engine.drivers.base import (
@@ -28,6 +29,7 @@ from atlas_operator.engine.drivers.postgres.session import PostgresSession
 from atlas_operator.engine.model import Realm, Unmanaged
 from atlas_operator.engine.plan import order_changes
 from atlas_operator.engine.sandbox import Refusal
+from atlas_operator.engine.sqltext import unquote_identifier
 from atlas_operator.engine.statements import Dialect
 from atlas_operator.engine.urls import DatabaseURL
 
@@ -88,6 +90,21 @@ class PostgresDriver(Driver):
     def for_dev(self, sql: str) -> str:
         return sandbox.for_dev(sql)
 
+    def settle_dev_realm(self, realm: Realm, statements: Sequence[str]) -> Realm:
+        """Event triggers get the state the desired SQL gives them (they were loaded
+        disabled on the dev database)."""
+        states = {
+            unquote_identifier(n) if n.startswith('"') else n.lower(): state
+            for n, state in sandbox.event_trigger_states(statements).items()
+        }
+        objects = tuple(
+            replace(o, attrs=with_enabled(o.attrs, states[o.name]))
+            if o.kind == "event_trigger" and o.name in states
+            else o
+            for o in realm.objects
+        )
+        return replace(realm, objects=objects)
+
     def sandboxed(self, session: Session, scope: Scope) -> AbstractContextManager[None]:
         return sandbox.sandboxed(session, scope)
 
@@ -121,3 +138,11 @@ class PostgresDriver(Driver):
         self, session: Session, sql: str, before: str | None
     ) -> InterruptedOutcome:
         return execution.interrupted_outcome(session, sql, before)
+
+
+def with_enabled(attrs: tuple[tuple[str, str], ...], state: str) -> tuple[tuple[str, str], ...]:
+    """Attributes with `enabled` set (left out for the default, `O`)."""
+    kept = [a for a in attrs if a[0] != "enabled"]
+    if state != "O":
+        kept.append(("enabled", state))
+    return tuple(sorted(kept))

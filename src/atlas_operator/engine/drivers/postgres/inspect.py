@@ -287,6 +287,7 @@ def inspect_realm(session: Session, scope: Scope) -> Realm:
             )
             for name, comment in schemas
         ),
+        objects=tuple(objects.realm),
         dependencies=tuple(objects.dependencies),
     )
 

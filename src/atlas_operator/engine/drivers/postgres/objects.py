@@ -199,6 +199,16 @@ WHERE n.nspname = ANY (%s) AND e.extname <> 'plpgsql'
 ORDER BY e.extname
 """
 
+EVENT_TRIGGERS_QUERY = (
+    """
+SELECT evt.oid, evt.evtname, evt.evtevent, evt.evtfoid::regprocedure::text,
+  coalesce(evt.evttags, '{}'), evt.evtenabled::text,
+  obj_description(evt.oid, 'pg_event_trigger')
+FROM pg_event_trigger evt WHERE """
+    + not_member("pg_event_trigger", "evt.oid")
+    + " ORDER BY evt.evtname"
+)
+
 # Every normal/auto dependency, each side reduced to the catalog row we model: a view's
 # rewrite rule to the view, a column default to its column, a constraint to its table
 # (or domain), an array type to its element type.
@@ -263,9 +273,11 @@ TYPE_MAX = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
 
 @dataclass
 class Inspected:
-    """Objects per schema, table options and dependencies."""
+    """Objects per schema and of the database, table options and dependencies."""
 
     by_schema: dict[str, list[SchemaObject]] = field(default_factory=lambda: defaultdict(list))
+    realm: list[SchemaObject] = field(default_factory=list)
+    """Objects of the database itself (event triggers, realm scope only)."""
     table_options: dict[tuple[str, str], list[tuple[str, str]]] = field(
         default_factory=lambda: defaultdict(list)
     )
@@ -299,6 +311,8 @@ def inspect_objects(session: Session, schemas: list[str], scope: Scope) -> Inspe
     ):
         kind_reader(session, schemas, found)
     read_row_security(session, schemas, found)
+    if scope.bound is None:
+        read_event_triggers(session, found)
     read_dependencies(session, schemas, found)
     for objects in found.by_schema.values():
         objects.sort(key=lambda o: (o.kind, o.table or "", o.name))
@@ -511,6 +525,26 @@ def read_extensions(session: Session, schemas: list[str], found: Inspected) -> N
             comment=comment,
         )
         found.add("pg_extension", oid, schema, obj)
+
+
+def read_event_triggers(session: Session, found: Inspected) -> None:
+    """Event triggers belong to the database: modelled in realm scope only."""
+    for oid, name, event, function, tags, enabled, comment in session.query(EVENT_TRIGGERS_QUERY):
+        attrs = {
+            "event": event,
+            "function": function,
+            "tags": json.dumps(sorted(tags)),
+            "enabled": enabled if enabled != "O" else "",
+        }
+        obj = SchemaObject(
+            kind="event_trigger",
+            name=name,
+            definition=json.dumps(attrs, sort_keys=True),
+            attrs=pairs(attrs),
+            comment=comment,
+        )
+        found.realm.append(obj)
+        found.refs[("pg_event_trigger", oid)] = ObjectRef("event_trigger", None, name)
 
 
 def read_dependencies(session: Session, schemas: list[str], found: Inspected) -> None:

@@ -40,6 +40,7 @@ COMMENT_KINDS = {
     "materialized": "MATERIALIZED VIEW",
     "trigger": "TRIGGER",
     "policy": "POLICY",
+    "event_trigger": "EVENT TRIGGER",
 }
 DROP_KINDS = COMMENT_KINDS
 LABELS = {
@@ -55,6 +56,7 @@ LABELS = {
     "materialized": "materialized view",
     "trigger": "trigger",
     "policy": "policy",
+    "event_trigger": "event trigger",
 }
 TRIGGER_STATES = {"D": "DISABLE", "R": "ENABLE REPLICA", "A": "ENABLE ALWAYS", "O": "ENABLE"}
 
@@ -83,6 +85,8 @@ class ObjectRules:
             return composite_changes(before, after) is None
         if kind == "policy":
             return policy_replaced(before, after)
+        if kind == "event_trigger":
+            return any(before.attr(a) != after.attr(a) for a in ("event", "function", "tags"))
         if kind == "extension":
             # Extensions have update paths to newer versions only: an older one is
             # dropped and created (refused by the server while anything uses it).
@@ -220,7 +224,7 @@ class ObjectPlanner:
             return f"{self.qualify(schema, base)}({obj.rendering('identity') or ''})"
         if obj.kind in ("trigger", "policy"):
             return f"{quote(obj.name)} ON {self.qualify(schema, obj.table or '')}"
-        if obj.kind == "extension":
+        if obj.kind in ("extension", "event_trigger"):
             return quote(obj.name)
         return self.qualify(schema, obj.name)
 
@@ -363,6 +367,29 @@ class ObjectPlanner:
         if obj.attr("check"):
             sql += f" WITH CHECK ({obj.attr('check')})"
         return [self.statement(sql, "Create", obj)]
+
+    def create_event_trigger(self, schema: str | None, obj: SchemaObject) -> list[PlannedStatement]:
+        sql = f"CREATE EVENT TRIGGER {quote(obj.name)} ON {obj.attr('event')}"
+        tags = json.loads(obj.attr("tags") or "[]")
+        if tags:
+            sql += f" WHEN TAG IN ({', '.join(quote_string(t) for t in tags)})"
+        function = (obj.attr("function") or "").split("(", 1)[0]
+        statements = [self.statement(f"{sql} EXECUTE FUNCTION {function}()", "Create", obj)]
+        if obj.attr("enabled"):
+            statements.append(self.event_trigger_state(obj))
+        return statements
+
+    def event_trigger_state(self, obj: SchemaObject) -> PlannedStatement:
+        verb = TRIGGER_STATES[obj.attr("enabled") or "O"]
+        sql = f"ALTER EVENT TRIGGER {quote(obj.name)} {verb}"
+        return self.statement(sql, "Set state of", obj)
+
+    def modify_event_trigger(
+        self, schema: str | None, before: SchemaObject, after: SchemaObject
+    ) -> list[PlannedStatement]:
+        if before.attr("enabled") == after.attr("enabled"):
+            return []
+        return [self.event_trigger_state(after)]
 
     # drop
 

@@ -176,6 +176,10 @@ def object_refusal(tokens: Sequence[Token], i: int, scope: Scope, verb: str) -> 
     kind, i = kind_at(tokens, i)
     if kind is None:
         return Refusal(label(tokens, 2), UNKNOWN_KIND)
+    if kind == "EVENT TRIGGER" and scope.bound is None:
+        # A database's event triggers belong to a realm-scope desired state: loaded
+        # disabled on the dev database (`for_dev`), so they never run there.
+        return None
     if kind in OUTSIDE_OBJECTS:
         return Refusal(f"{verb} {kind}", OUTSIDE_OBJECTS[kind])
     i = skip_words(tokens, i, ("CONCURRENTLY",), ("IF", "NOT", "EXISTS"), ("IF", "EXISTS"))
@@ -307,11 +311,56 @@ def with_no_data(tokens: Sequence[Token]) -> bool:
 WITH_DATA_TAIL = re.compile(r"\s+WITH\s+DATA\s*;?\s*$", re.IGNORECASE)
 
 
+EVENT_TRIGGER_STATES = {
+    ("DISABLE",): "D",
+    ("ENABLE",): "O",
+    ("ENABLE", "REPLICA"): "R",
+    ("ENABLE", "ALWAYS"): "A",
+}
+
+
+def event_trigger_statement(tokens: Sequence[Token]) -> tuple[str, str, str | None] | None:
+    """(verb, name, state) of CREATE/ALTER EVENT TRIGGER (`state` for ENABLE/DISABLE)."""
+    words = [t.word for t in tokens if not (t.kind == "punct" and t.text == ";")]
+    if len(words) < 4 or words[0] not in ("CREATE", "ALTER") or words[1:3] != ["EVENT", "TRIGGER"]:
+        return None
+    name = tokens[3].text
+    state = EVENT_TRIGGER_STATES.get(tuple(words[4:6])) or EVENT_TRIGGER_STATES.get(
+        tuple(words[4:5])
+    )
+    return words[0], name, state
+
+
+def event_trigger_states(statements: Sequence[str]) -> dict[str, str]:
+    """The state each event trigger of a desired state ends in (`O` when created),
+    keyed by the name as written."""
+    states: dict[str, str] = {}
+    for sql in statements:
+        found = event_trigger_statement(tokens_of(sql))
+        if found is None:
+            continue
+        verb, name, state = found
+        if verb == "CREATE":
+            states[name] = "O"
+        elif state is not None:
+            states[name] = state
+    return states
+
+
 def for_dev(sql: str) -> str:
     """A materialized view is created on the dev database WITH NO DATA: its query never
     runs there (it could call the desired state's own functions), and the target's
-    view is filled when created, whatever the desired state says."""
+    view is filled when created, whatever the desired state says. An event trigger is
+    disabled in the same round trip that creates it, and stays so (its state is taken
+    from the desired SQL, `event_trigger_states`): it never fires on the dev database."""
     tokens = tokens_of(sql)
+    event = event_trigger_statement(tokens)
+    if event is not None:
+        verb, name, state = event
+        if verb == "CREATE":
+            return f"{sql.rstrip().rstrip(';')};\nALTER EVENT TRIGGER {name} DISABLE"
+        if state is not None:
+            return f"ALTER EVENT TRIGGER {name} DISABLE"
     if [t.word for t in tokens[:3]] != ["CREATE", "MATERIALIZED", "VIEW"] or with_no_data(tokens):
         return sql
     return WITH_DATA_TAIL.sub("", sql.rstrip().rstrip(";")) + " WITH NO DATA"
