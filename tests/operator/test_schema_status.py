@@ -53,3 +53,12 @@ def test_same_desired_state_on_two_dev_databases_has_one_hash(dbs: Databases, ki
 )
 def test_apply_report_names_atlas_driver(url: str, driver: str) -> None:
     assert parse_url(url).atlas_driver == driver
+
+
+def test_every_engine_skip_key_is_a_resource_field() -> None:
+    """`policy.diff.skip` takes upstream's keys and one per object kind and change."""
+    from atlas_operator.engine.changes import SKIP_KEYS
+    from atlas_operator.operator.resources import SkipChanges
+
+    assert set(SkipChanges.model_fields) == set(SKIP_KEYS)
+    assert {"drop_view", "modify_function", "add_event_trigger"} <= set(SKIP_KEYS)

@@ -291,6 +291,85 @@ class SkipChanges(Model):
     """Leave out dropping foreign keys."""
     modify_foreign_key: bool | None = None
     """Leave out altering foreign keys."""
+    # Schema objects beyond tables (PostgreSQL; an addition to upstream's keys).
+    add_view: bool | None = None
+    """Leave out creating views."""
+    drop_view: bool | None = None
+    """Leave out dropping views."""
+    modify_view: bool | None = None
+    """Leave out changing views."""
+    add_materialized: bool | None = None
+    """Leave out creating materialized views."""
+    drop_materialized: bool | None = None
+    """Leave out dropping materialized views."""
+    modify_materialized: bool | None = None
+    """Leave out changing materialized views."""
+    add_function: bool | None = None
+    """Leave out creating functions."""
+    drop_function: bool | None = None
+    """Leave out dropping functions."""
+    modify_function: bool | None = None
+    """Leave out changing functions."""
+    add_procedure: bool | None = None
+    """Leave out creating procedures."""
+    drop_procedure: bool | None = None
+    """Leave out dropping procedures."""
+    modify_procedure: bool | None = None
+    """Leave out changing procedures."""
+    add_trigger: bool | None = None
+    """Leave out creating triggers."""
+    drop_trigger: bool | None = None
+    """Leave out dropping triggers."""
+    modify_trigger: bool | None = None
+    """Leave out changing triggers."""
+    add_sequence: bool | None = None
+    """Leave out creating sequences."""
+    drop_sequence: bool | None = None
+    """Leave out dropping sequences."""
+    modify_sequence: bool | None = None
+    """Leave out changing sequences."""
+    add_enum: bool | None = None
+    """Leave out creating enum types."""
+    drop_enum: bool | None = None
+    """Leave out dropping enum types."""
+    modify_enum: bool | None = None
+    """Leave out changing enum types."""
+    add_domain: bool | None = None
+    """Leave out creating domains."""
+    drop_domain: bool | None = None
+    """Leave out dropping domains."""
+    modify_domain: bool | None = None
+    """Leave out changing domains."""
+    add_composite: bool | None = None
+    """Leave out creating composite types."""
+    drop_composite: bool | None = None
+    """Leave out dropping composite types."""
+    modify_composite: bool | None = None
+    """Leave out changing composite types."""
+    add_policy: bool | None = None
+    """Leave out creating row-level security policies."""
+    drop_policy: bool | None = None
+    """Leave out dropping row-level security policies."""
+    modify_policy: bool | None = None
+    """Leave out changing row-level security policies."""
+    add_extension: bool | None = None
+    """Leave out creating extensions."""
+    drop_extension: bool | None = None
+    """Leave out dropping extensions."""
+    modify_extension: bool | None = None
+    """Leave out changing extensions."""
+    add_collation: bool | None = None
+    """Leave out creating collations."""
+    drop_collation: bool | None = None
+    """Leave out dropping collations."""
+    modify_collation: bool | None = None
+    """Leave out changing collations."""
+    add_event_trigger: bool | None = None
+    """Leave out creating event triggers."""
+    drop_event_trigger: bool | None = None
+    """Leave out dropping event triggers."""
+    modify_event_trigger: bool | None = None
+    """Leave out changing event triggers."""
 
 
 class ConcurrentIndex(Model):
