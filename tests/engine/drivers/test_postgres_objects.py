@@ -443,3 +443,77 @@ def test_event_triggers_are_refused_in_schema_scope(new_db: NewDB) -> None:
     target, dev = new_db(), new_db()
     with pytest.raises(EngineError, match="CREATE EVENT TRIGGER is not allowed"):
         replan(target, dev, EVENT_TRIGGERS)
+
+
+# One sample per kind: (selector, SQL that creates it next to a table `base`, pattern
+# that excludes it, catalog query counting it).
+PER_KIND = {
+    "view": (
+        "create view v as select id from base;",
+        "v[type=view]",
+        "pg_views WHERE viewname = 'v'",
+    ),
+    "materialized": (
+        "create materialized view mv as select id from base;",
+        "mv[type=materialized]",
+        "pg_matviews WHERE matviewname = 'mv'",
+    ),
+    "function": (
+        "create function f() returns int language sql as 'select 1';",
+        "f[type=function]",
+        "pg_proc WHERE proname = 'f'",
+    ),
+    "procedure": (
+        "create procedure p() language sql as 'select 1';",
+        "p[type=procedure]",
+        "pg_proc WHERE proname = 'p'",
+    ),
+    "trigger": (
+        "create trigger tr before insert on base for each row execute function tf();",
+        "base.tr[type=trigger]",
+        "pg_trigger WHERE tgname = 'tr'",
+    ),
+    "sequence": ("create sequence s;", "s[type=sequence]", "pg_class WHERE relname = 's'"),
+    "enum": ("create type e as enum ('a');", "e[type=enum]", "pg_type WHERE typname = 'e'"),
+    "domain": ("create domain d as int;", "d[type=domain]", "pg_type WHERE typname = 'd'"),
+    "composite": (
+        "create type c as (a int);",
+        "c[type=composite]",
+        "pg_type WHERE typname = 'c' AND typtype = 'c'",
+    ),
+    "policy": (
+        "create policy pol on base using (id > 0);",
+        "base.pol[type=policy]",
+        "pg_policy WHERE polname = 'pol'",
+    ),
+    "collation": (
+        "create collation coll (provider = libc, locale = 'C');",
+        "coll[type=collation]",
+        "pg_collation WHERE collname = 'coll'",
+    ),
+    "extension": (
+        "create extension if not exists pg_trgm;",
+        "pg_trgm[type=extension]",
+        "pg_extension WHERE extname = 'pg_trgm'",
+    ),
+}
+BASE = (
+    "create table base (id int primary key);"
+    " create function tf() returns trigger language plpgsql as $$ begin return new; end $$;"
+)
+
+
+@pytest.mark.parametrize("kind", sorted(PER_KIND))
+def test_each_kind_is_excluded_skipped_and_dropped(new_db: NewDB, kind: str) -> None:
+    sql, pattern, counted = PER_KIND[kind]
+    target, dev = new_db(), new_db()
+    apply(target, dev, BASE + sql)
+    assert fetch(target, f"SELECT count(*) FROM {counted}") == [(1,)]
+    assert replan(target, dev, BASE + sql) == []
+    assert replan(target, dev, BASE, exclude=(pattern,)) == []
+    assert replan(target, dev, BASE, skip=frozenset({f"drop_{kind}"})) == []
+    dropped = apply(target, dev, BASE).applied
+    assert dropped
+    assert all(s.startswith("DROP ") for s in dropped)
+    assert fetch(target, f"SELECT count(*) FROM {counted}") == [(0,)]
+    assert replan(target, dev, BASE) == []
