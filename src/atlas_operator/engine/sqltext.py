@@ -42,11 +42,15 @@ def split_top_level(text: str, separator: str = ",") -> list[str]:
     return parts
 
 
-def skip_quoted(text: str, i: int) -> int:
-    """The index just past the quoted token starting at `i` (doubled quotes escape)."""
+def skip_quoted(text: str, i: int, backslash: bool = False) -> int:
+    """The index just past the quoted token starting at `i` (doubled quotes escape;
+    with `backslash`, MySQL's `\'` in strings too)."""
     close = QUOTES[text[i]]
     j = i + 1
     while j < len(text):
+        if backslash and text[j] == "\\" and close in "'\"":
+            j += 2
+            continue
         if text[j] == close:
             if close != "]" and j + 1 < len(text) and text[j + 1] == close:
                 j += 2
@@ -56,13 +60,14 @@ def skip_quoted(text: str, i: int) -> int:
     return j
 
 
-def parenthesized(text: str, open_index: int) -> tuple[str, int]:
-    """The text inside the parentheses opening at `open_index`, and the index after them."""
+def parenthesized(text: str, open_index: int, backslash: bool = False) -> tuple[str, int]:
+    """The text inside the parentheses opening at `open_index`, and the index after them
+    (`backslash`: strings escape with backslashes, as MySQL's do)."""
     depth, i = 0, open_index
     while i < len(text):
         ch = text[i]
-        if ch in QUOTES:
-            i = skip_quoted(text, i)
+        if ch in QUOTES and not (backslash and ch == "["):  # MySQL has no [brackets]
+            i = skip_quoted(text, i, backslash)
             continue
         if ch == "(":
             depth += 1

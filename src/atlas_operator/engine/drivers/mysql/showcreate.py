@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from atlas_operator.engine.sqltext import parenthesized
+
 # `  UNIQUE KEY `name` (` … : the head of a secondary index line. PRIMARY KEY lines have
 # no name and are not matched (the primary key's clauses are not modelled). The name is
 # in backticks, or in double quotes under sql_mode ANSI_QUOTES, or bare with
@@ -83,36 +85,8 @@ def closing_paren(text: str, start: int) -> int | None:
 
     Key parts hold identifiers (backticks, doubled to escape) and, on MySQL 8,
     expressions with string literals (quotes doubled or backslash-escaped)."""
-    depth = 0
-    i = start
-    while i < len(text):
-        ch = text[i]
-        if ch in "`'\"":
-            i = after_quoted(text, i)
-            continue
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return None
-
-
-def after_quoted(text: str, start: int) -> int:
-    """The position after the quoted text opening at `start` (the end if unclosed)."""
-    quote = text[start]
-    i = start + 1
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\" and quote != "`":
-            i += 2
-            continue
-        if ch == quote:
-            if text.startswith(quote, i + 1):  # a doubled quote stands for itself
-                i += 2
-                continue
-            return i + 1
-        i += 1
-    return len(text)
+    try:
+        _, after = parenthesized(text, start, backslash=True)
+    except ValueError:
+        return None
+    return after - 1
