@@ -369,13 +369,7 @@ def read_domains(session: Session, schemas: list[str], found: Inspected) -> None
             "collation": collation or "",
             "checks": json.dumps([[n, c] for n, c in zip(names, checks, strict=True)]),
         }
-        obj = SchemaObject(
-            kind="domain",
-            name=name,
-            definition=json.dumps(attrs, sort_keys=True),
-            attrs=pairs(attrs),
-            comment=comment,
-        )
+        obj = described("domain", name, attrs, comment)
         found.add("pg_type", oid, schema, obj)
 
 
@@ -477,13 +471,7 @@ def read_collations(session: Session, schemas: list[str], found: Inspected) -> N
             "lc_ctype": row.get("collctype") or "" if not locale else "",
             "deterministic": "" if row.get("collisdeterministic", True) else "false",
         }
-        obj = SchemaObject(
-            kind="collation",
-            name=name,
-            definition=json.dumps(attrs, sort_keys=True),
-            attrs=pairs(attrs),
-            comment=comment,
-        )
+        obj = described("collation", name, attrs, comment)
         found.add("pg_collation", oid, schema, obj)
 
 
@@ -497,14 +485,7 @@ def read_policies(session: Session, schemas: list[str], found: Inspected) -> Non
             "using": using or "",
             "check": check or "",
         }
-        obj = SchemaObject(
-            kind="policy",
-            name=name,
-            table=table,
-            definition=json.dumps(attrs, sort_keys=True),
-            attrs=pairs(attrs),
-            comment=comment,
-        )
+        obj = described("policy", name, attrs, comment, table=table)
         found.add("pg_policy", oid, schema, obj)
 
 
@@ -536,13 +517,7 @@ def read_event_triggers(session: Session, found: Inspected) -> None:
             "tags": json.dumps(sorted(tags)),
             "enabled": enabled if enabled != "O" else "",
         }
-        obj = SchemaObject(
-            kind="event_trigger",
-            name=name,
-            definition=json.dumps(attrs, sort_keys=True),
-            attrs=pairs(attrs),
-            comment=comment,
-        )
+        obj = described("event_trigger", name, attrs, comment)
         found.realm.append(obj)
         found.refs[("pg_event_trigger", oid)] = ObjectRef("event_trigger", None, name)
 
@@ -583,6 +558,20 @@ def resolve(
 
 def same_element(a: ObjectRef, b: ObjectRef) -> bool:
     return (a.kind, a.schema, a.name) == (b.kind, b.schema, b.name)
+
+
+def described(
+    kind: str, name: str, attrs: dict[str, str], comment: str | None, table: str | None = None
+) -> SchemaObject:
+    """An object wholly described by its attributes (compared as one JSON text)."""
+    return SchemaObject(
+        kind=kind,
+        name=name,
+        table=table,
+        definition=json.dumps(attrs, sort_keys=True),
+        attrs=pairs(attrs),
+        comment=comment,
+    )
 
 
 def pairs(attrs: dict[str, str]) -> tuple[tuple[str, str], ...]:
