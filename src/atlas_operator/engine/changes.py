@@ -253,9 +253,9 @@ class ColumnUse:
 
 @dataclass(frozen=True)
 class AddObject:
-    """A view, routine, trigger, sequence, type, policy or extension to create.
-    `recreate`: it exists and is dropped
-    first because something it depends on must be replaced (not a user-visible add)."""
+    """A view, routine, trigger, sequence, type, policy, collation, extension or event
+    trigger to create. `recreate`: it exists and was dropped first because something it
+    depends on is replaced (not a user-visible add)."""
 
     schema: str | None
     object: SchemaObject

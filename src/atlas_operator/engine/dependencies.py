@@ -8,7 +8,10 @@ columns, a trigger on its function, a column on an enum, …). Before a diff is 
 2. finds changes that break their dependents — an object that must be dropped and
    created again, a dropped object, a column whose type changes or that is dropped —
    and drops and re-creates every dependent object around them, transitively;
-3. refuses, with a message naming both, a change that would have to re-create a table.
+3. carries the columns of a replaced type over to the new one where the driver can
+   (an enum that loses a label) and adopts objects that exist as part of another
+   (a serial column's sequence declared on its own);
+4. refuses, with a message naming both, a change that would have to re-create a table.
 
 Whether an object change can be made in place, and which column changes break
 dependents, is the driver's knowledge (`DependencyRules`).
@@ -28,6 +31,7 @@ from atlas_operator.engine.changes import (
     DropColumn,
     DropObject,
     DropTable,
+    ModifyColumn,
     ModifyObject,
     ModifyTable,
     TableChange,
@@ -284,11 +288,15 @@ def broken_elements(
         elif isinstance(change, ModifyTable):
             table: Element = ("table", None if bound else change.schema, change.before.name, None)
             for c in change.changes:
-                if rules.breaks_dependents(c):
-                    name = getattr(c, "column", None) or getattr(c, "before", None)
-                    column = getattr(name, "name", None)
-                    if column is not None:
-                        in_the_way.update(before.column_dependents.get((table, column), ()))
+                if not rules.breaks_dependents(c):
+                    continue
+                if isinstance(c, DropColumn):
+                    column = c.column.name
+                elif isinstance(c, ModifyColumn):
+                    column = c.before.name
+                else:
+                    continue
+                in_the_way.update(before.column_dependents.get((table, column), ()))
     return replaced, dropped, in_the_way
 
 

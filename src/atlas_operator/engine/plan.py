@@ -55,6 +55,7 @@ from atlas_operator.engine.changes import (
     ModifyPrimaryKey,
     ModifySchema,
     ModifyTable,
+    ObjectChange,
     TableChange,
 )
 from atlas_operator.engine.model import ForeignKey, ObjectRef, Table
@@ -124,9 +125,6 @@ def order_changes(changes: Sequence[Change], *, split_foreign_keys: bool = True)
         *drops_schema,
         *sort_objects(events_last, dropping=False),
     ]
-
-
-ObjectChange = AddObject | DropObject | ModifyObject
 
 
 def object_key(change: ObjectChange) -> ObjectRef:

@@ -114,7 +114,7 @@ WHERE n.nspname = ANY (%s) AND """
 VIEWS_QUERY = (
     """
 SELECT c.oid, n.nspname, c.relname, c.relkind::text, pg_get_viewdef(c.oid, true),
-  coalesce(c.reloptions, '{}'), c.relispopulated, obj_description(c.oid, 'pg_class'),
+  coalesce(c.reloptions, '{}'), obj_description(c.oid, 'pg_class'),
   ARRAY(SELECT a.attname FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0
         AND NOT a.attisdropped ORDER BY a.attnum),
   ARRAY(SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
@@ -388,8 +388,8 @@ def read_composites(session: Session, schemas: list[str], found: Inspected) -> N
 
 def read_views(session: Session, schemas: list[str], found: Inspected) -> None:
     for row in session.query(VIEWS_QUERY, [schemas]):
-        oid, schema, name, relkind, definition, options, _, comment = row[:8]
-        columns, types, column_comments, index_names, index_defs, index_comments = row[8:]
+        oid, schema, name, relkind, definition, options, comment = row[:7]
+        columns, types, column_comments, index_names, index_defs, index_comments = row[7:]
         kind = VIEW_KINDS[relkind]
         attrs = {
             "columns": json.dumps([[c, t] for c, t in zip(columns, types, strict=True)]),

@@ -20,7 +20,7 @@ from atlas_operator.engine.changes import (
     TableChange,
 )
 from atlas_operator.engine.dependencies import renamed_away
-from atlas_operator.engine.drivers.base import PlannedStatement, UnsupportedChangeError
+from atlas_operator.engine.drivers.base import PlannedStatement
 from atlas_operator.engine.drivers.postgres.inspect import SERIAL_BASES
 from atlas_operator.engine.drivers.postgres.session import quote, quote_string
 from atlas_operator.engine.model import Realm, SchemaObject
@@ -711,7 +711,3 @@ def sequence_options(obj: SchemaObject, before: SchemaObject | None) -> list[str
         elif not value and before is not None and reset is not None:
             options.append(reset)
     return options
-
-
-def unsupported(obj: SchemaObject, why: str) -> UnsupportedChangeError:
-    return UnsupportedChangeError(f'{LABELS[obj.kind]} "{obj.name}": {why}')
