@@ -88,7 +88,7 @@ conformance: venv services
 	$(BIN)/python bench/conformance.py
 
 bench: venv services
-	$(BIN)/python bench/schema_apply.py
+	$(BIN)/python bench/schema_apply.py --views 200 --triggers 100
 	$(BIN)/python bench/pg_objects.py
 	$(BIN)/python bench/migrate_apply.py
 	$(BIN)/python bench/migrate_seed.py

@@ -2,7 +2,8 @@
 database's own client in the same run.
 
 For PostgreSQL and MariaDB, a schema of N tables (10 columns, 2 indexes and 1
-foreign key per table) is:
+foreign key per table), on MariaDB optionally with views (each over a table, every
+fourth over the previous view) and triggers (`--views`, `--triggers`), is:
 - executed directly with the database's client (psql / mariadb): the baseline;
 - applied by the engine to an empty database (dev database normalisation, diff,
   plan and apply);
@@ -10,6 +11,7 @@ foreign key per table) is:
 Peak memory (max RSS of this process) is reported with the machine and date.
 
 Usage: python bench/schema_apply.py [--tables 500] [--dialect postgres|mariadb]...
+       [--views 200 --triggers 100]   (MariaDB: reported as `mariadb+objects`)
 Writes bench/results/schema_apply.json and prints a table.
 """
 
@@ -64,6 +66,30 @@ def generate_schema(tables: int, dialect: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def generate_objects(tables: int, views: int, triggers: int) -> str:
+    """MariaDB views and triggers over the generated tables: view i reads table
+    i mod N (every fourth one reads the view before it instead), trigger i keeps
+    `qty` positive on table i mod N."""
+    out = []
+    for i in range(views):
+        if i % 4 == 3:
+            source = f"v{i - 1:04d}"
+            out.append(f"CREATE VIEW v{i:04d} AS SELECT id, name FROM {source} WHERE id > {i};")
+        else:
+            source = f"t{i % tables:04d}"
+            out.append(
+                f"CREATE VIEW v{i:04d} AS SELECT id, name, amount * qty AS total"
+                f" FROM {source} WHERE flag = 1;"
+            )
+    for i in range(triggers):
+        table = f"t{i % tables:04d}"
+        out.append(
+            f"CREATE TRIGGER trg{i:04d} BEFORE {'INSERT' if i % 2 else 'UPDATE'} ON {table}"
+            f" FOR EACH ROW SET NEW.qty = GREATEST(NEW.qty, {i % 7 + 1});"
+        )
+    return "\n".join(out) + "\n"
+
+
 def run_client(dialect: str, url: DatabaseURL, sql: str) -> float:
     """Seconds the database's own client takes to execute the script."""
     if dialect == "postgres":
@@ -107,8 +133,12 @@ def drop(admin: DatabaseURL, statements: list[str]) -> None:
             session.execute(statement)
 
 
-def bench_dialect(dialect: str, admin: DatabaseURL, tables: int) -> dict[str, Any]:
+def bench_dialect(
+    dialect: str, admin: DatabaseURL, tables: int, views: int = 0, triggers: int = 0
+) -> dict[str, Any]:
     sql = generate_schema(tables, dialect)
+    if views or triggers:
+        sql += generate_objects(tables, views, triggers)
     cleanup: list[str] = []
     try:
         raw_db, drops = create_database(admin, dialect)
@@ -132,6 +162,8 @@ def bench_dialect(dialect: str, admin: DatabaseURL, tables: int) -> dict[str, An
         drop(admin, cleanup)
     return {
         "tables": tables,
+        "views": views,
+        "triggers": triggers,
         "raw_client_seconds": round(raw, 3),
         "engine_apply_seconds": round(apply_seconds, 3),
         "apply_over_raw": round(apply_seconds / raw, 2),
@@ -144,6 +176,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tables", type=int, default=500)
     parser.add_argument("--dialect", action="append", choices=["postgres", "mariadb"])
+    parser.add_argument("--views", type=int, default=0, help="MariaDB: also N views")
+    parser.add_argument("--triggers", type=int, default=0, help="MariaDB: also N triggers")
     args = parser.parse_args()
     from tests.rig.services import service_urls
 
@@ -153,6 +187,10 @@ def main() -> int:
         admin = parse_url(urls.postgres if dialect == "postgres" else urls.mariadb)
         results[dialect] = bench_dialect(dialect, admin, args.tables)
         print(dialect, json.dumps(results[dialect]))
+        if dialect == "mariadb" and (args.views or args.triggers):
+            key = "mariadb+objects"
+            results[key] = bench_dialect(dialect, admin, args.tables, args.views, args.triggers)
+            print(key, json.dumps(results[key]))
     write_results("schema_apply", results)
     return 0
 

@@ -231,6 +231,7 @@ OBJECT_KINDS = (
     "function",
     "procedure",
     "trigger",
+    "event",
     "policy",
     "event_trigger",
 )

@@ -370,6 +370,12 @@ class SkipChanges(Model):
     """Leave out dropping event triggers."""
     modify_event_trigger: bool | None = None
     """Leave out changing event triggers."""
+    add_event: bool | None = None
+    """Leave out creating scheduled events (MySQL/MariaDB)."""
+    drop_event: bool | None = None
+    """Leave out dropping scheduled events (MySQL/MariaDB)."""
+    modify_event: bool | None = None
+    """Leave out changing scheduled events (MySQL/MariaDB)."""
 
 
 class ConcurrentIndex(Model):
