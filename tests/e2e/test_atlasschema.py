@@ -349,3 +349,87 @@ def test_postgres_objects_reach_ready_and_replan_nothing(
     assert run(url, "select count(*) from active_orders") == [(0,)]
     again = schema_apply(url, OBJECTS, dev, ApplyPolicy(), dry_run=True)
     assert again.pending == []
+
+
+MARIADB_OBJECTS = """
+create table orders (
+  id int not null auto_increment primary key,
+  amount decimal(10,2) not null,
+  updated_at datetime null
+);
+create function with_tax(amount decimal(10,2)) returns decimal(10,2) deterministic
+  return amount * 1.2;
+create view taxed_orders as select id, with_tax(amount) as gross from orders;
+DELIMITER //
+create trigger orders_touch before update on orders for each row
+begin
+  set new.updated_at = now();
+end//
+DELIMITER ;
+"""
+
+
+def test_mariadb_objects_reach_ready_and_replan_nothing(
+    operator: OperatorProcess, kube: Kube, dbs: Databases
+) -> None:
+    from atlas_operator.engine.declarative import ApplyPolicy, schema_apply
+
+    url, dev = dbs.new("mariadb"), dbs.new("mariadb")
+    kube.apply(
+        secret("mariadb-objects-db", url=url_text(url)),
+        schema_resource("mariadb-objects", MARIADB_OBJECTS, devURL=url_text(dev)),
+    )
+    done = kube.wait_ready("atlasschema", "mariadb-objects", timeout=90)
+    assert condition(done)["reason"] == "Applied"
+    assert "not managed" not in condition(done)["message"]
+    run(url, "insert into orders (amount) values (10)")
+    run(url, "update orders set amount = 20")
+    assert run(
+        url,
+        "select v.gross, o.updated_at is not null from taxed_orders v join orders o using (id)",
+    ) == [(24, 1)]
+    names = run(
+        url,
+        "select routine_name from information_schema.routines where routine_schema = database()"
+        " union all select trigger_name from information_schema.triggers"
+        " where trigger_schema = database() union all select table_name"
+        " from information_schema.views where table_schema = database() order by 1",
+    )
+    assert [n for (n,) in names] == ["orders_touch", "taxed_orders", "with_tax"]
+    again = schema_apply(url, MARIADB_OBJECTS, dev, ApplyPolicy(), dry_run=True)
+    assert again.pending == []
+
+
+SQLITE_OBJECTS = """
+create table orders (id integer primary key, amount real not null, touched integer);
+create view big_orders as select id, amount from orders where amount > 100;
+create trigger orders_touch after update of amount on orders
+begin
+  update orders set touched = 1 where id = new.id;
+end;
+"""
+
+
+def test_sqlite_objects_reach_ready_and_replan_nothing(
+    operator: OperatorProcess, kube: Kube, dbs: Databases
+) -> None:
+    from atlas_operator.engine.declarative import ApplyPolicy, schema_apply
+    from atlas_operator.engine.urls import parse_url
+
+    url = dbs.new("sqlite")
+    kube.apply(
+        secret("sqlite-objects-db", url=url_text(url)),
+        schema_resource("sqlite-objects", SQLITE_OBJECTS),
+    )
+    done = kube.wait_ready("atlasschema", "sqlite-objects", timeout=90)
+    assert condition(done)["reason"] == "Applied"
+    assert "not managed" not in condition(done)["message"]
+    run(url, "insert into orders (id, amount) values (1, 50)")
+    run(url, "update orders set amount = 500")
+    assert run(url, "select id, touched from orders") == [(1, 1)]
+    assert run(url, "select count(*) from big_orders") == [(1,)]
+    kinds = run(url, "select type, name from sqlite_master where type in ('view', 'trigger')")
+    assert sorted(kinds) == [("trigger", "orders_touch"), ("view", "big_orders")]
+    dev = parse_url("sqlite://dev?mode=memory")
+    again = schema_apply(url, SQLITE_OBJECTS, dev, ApplyPolicy(), dry_run=True)
+    assert again.pending == []

@@ -337,6 +337,8 @@ MY_ALLOWED = [
     "CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW DELETE FROM other.x",
     "DROP TRIGGER IF EXISTS app.tr",
     "CREATE EVENT ev ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM t",
+    "CREATE EVENT ev ON SCHEDULE EVERY 1 DAY DO DELETE FROM t",
+    "ALTER EVENT ev ENABLE",
     "CREATE SEQUENCE s START WITH 1",
     "ALTER DATABASE CHARACTER SET utf8mb4",
     "ALTER DATABASE app CHARACTER SET utf8mb4",
@@ -395,8 +397,6 @@ MY_REFUSED = [
     ("CREATE TABLE f (id int) CONNECTION='mysql://u@h/db/t'", "a table with CONNECTION="),
     ("CREATE TABLE f (id int) DATA DIRECTORY = '/var/lib/other'", "DATA DIRECTORY"),
     ("ALTER TABLE t ENGINE=SPIDER", "a table of ENGINE=SPIDER"),
-    ("CREATE EVENT ev ON SCHEDULE EVERY 1 DAY DO DELETE FROM t", "CREATE EVENT … ENABLE"),
-    ("ALTER EVENT ev ENABLE", "ALTER EVENT … ENABLE"),
     ("SET GLOBAL general_log = 1", "SET GLOBAL general_log"),
     ("SET @@global.sql_mode = ''", "SET @@global.sql_mode"),
     ("SET PERSIST max_connections = 1", "SET PERSIST max_connections"),
@@ -683,6 +683,61 @@ def test_postgres_loads_materialized_views_without_running_their_query(sql: str)
     assert PG.for_dev("CREATE MATERIALIZED VIEW m AS SELECT 1 WITH NO DATA").endswith(
         "SELECT 1 WITH NO DATA"
     )
+
+
+@pytest.mark.parametrize(
+    ("sql", "loaded"),
+    [
+        (
+            "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO DELETE FROM t",
+            "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM t",
+        ),
+        (
+            "create definer='u'@'%' event `e` on schedule every 1 day\ncomment 'x' do begin\n"
+            "  delete from t; end",
+            "create definer='u'@'%' event `e` on schedule every 1 day\nDISABLE comment 'x' do"
+            " begin\n  delete from t; end",
+        ),
+        (
+            "CREATE EVENT e ON SCHEDULE AT '2035-01-01' ON COMPLETION PRESERVE ENABLE DO SELECT 1",
+            "CREATE EVENT e ON SCHEDULE AT '2035-01-01' ON COMPLETION PRESERVE DISABLE DO SELECT 1",
+        ),
+        (
+            "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DISABLE ON SLAVE DO SELECT 1",
+            "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 1",
+        ),
+        ("ALTER EVENT e ENABLE", "ALTER EVENT e DISABLE"),
+        ("ALTER EVENT e COMMENT 'x'", "ALTER EVENT e COMMENT 'x'"),
+        ("DROP EVENT e", "DROP EVENT e"),
+        ("CREATE TABLE event (enable int)", "CREATE TABLE event (enable int)"),
+    ],
+)
+def test_mysql_events_load_disabled(sql: str, loaded: str) -> None:
+    """An event never runs on the dev database: it is created (or altered) DISABLE, and
+    the status the SQL wrote is given back to the desired state (`event_states`)."""
+    assert refused(MY, sql, APP_DB) is None
+    assert MY.for_dev(sql) == loaded
+
+
+def test_mysql_event_states_follow_the_statements_in_order() -> None:
+    from atlas_operator.engine.drivers.mysql.sandbox import event_states
+
+    statements = [
+        "CREATE EVENT a ON SCHEDULE EVERY 1 DAY DO SELECT 1",
+        "CREATE EVENT `B` ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 1",
+        "CREATE EVENT app.c ON SCHEDULE EVERY 1 DAY DISABLE ON SLAVE DO SELECT 1",
+        "CREATE EVENT d ON SCHEDULE EVERY 1 DAY DO SELECT 1",
+        "ALTER EVENT a DISABLE",
+        "ALTER EVENT d RENAME TO e",
+        "CREATE EVENT gone ON SCHEDULE EVERY 1 DAY DO SELECT 1",
+        "DROP EVENT gone",
+    ]
+    assert event_states(statements) == {
+        (None, "a"): "DISABLED",
+        (None, "b"): "DISABLED",
+        ("app", "c"): "SLAVESIDE_DISABLED",
+        (None, "e"): "ENABLED",
+    }
 
 
 def test_postgres_event_triggers_belong_to_realm_scope_and_load_disabled() -> None:

@@ -248,8 +248,11 @@ def test_configmap_key_must_be_sql_or_hcl(tmp_path: Path) -> None:
     assert 'must be ending with .sql or .hcl, received ".txt"' in condition["message"]
 
 
-def test_objects_the_engine_cannot_manage_are_named_in_the_ready_message(tmp_path: Path) -> None:
-    sql = "create table t (id int);\ncreate view v as select id from t;\n"
+def test_sqlite_views_and_triggers_are_applied_without_a_warning(tmp_path: Path) -> None:
+    sql = (
+        "create table t (id int);\ncreate view v as select id from t;\n"
+        "create trigger tr after insert on t begin select 1; end;\n"
+    )
     manifest = write(
         tmp_path / "schema.yaml",
         [schema_doc({"url": f"sqlite://{tmp_path / 'x.db'}", "schema": {"sql": sql}})],
@@ -258,9 +261,22 @@ def test_objects_the_engine_cannot_manage_are_named_in_the_ready_message(tmp_pat
     assert result.returncode == 0, result.stderr
     condition = ready(result.stdout)
     assert condition["reason"] == "Applied"
-    assert condition["message"].endswith(
-        "Warning: not managed by this engine yet, so not applied: view v."
+    assert "not managed" not in condition["message"]
+    rows = sqlite3.connect(tmp_path / "x.db").execute(
+        "select type, name from sqlite_master where type in ('view', 'trigger') order by 1"
     )
+    assert rows.fetchall() == [("trigger", "tr"), ("view", "v")]
+
+
+def test_objects_the_engine_cannot_manage_are_named_in_the_ready_message() -> None:
+    from atlas_operator.engine.model import Realm, Unmanaged
+    from atlas_operator.operator.atlasschema import unmanaged_warning
+
+    desired = Realm(unmanaged=(Unmanaged("event", "app", "nightly"),))
+    assert unmanaged_warning(desired, bound=True) == (
+        " Warning: not managed by this engine yet, so not applied: event nightly."
+    )
+    assert unmanaged_warning(Realm(), bound=True) == ""
 
 
 def test_state_dir_keeps_the_status_so_a_second_run_is_not_a_first_run(tmp_path: Path) -> None:

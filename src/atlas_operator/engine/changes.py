@@ -15,6 +15,8 @@ from atlas_operator.engine.model import (
     ForeignKey,
     Index,
     ObjectRef,
+    Partition,
+    Partitioning,
     PartitionKey,
     PartitionOf,
     PrimaryKey,
@@ -152,6 +154,66 @@ class ModifyPartitionOf:
     skip_key = None
 
 
+@dataclass(frozen=True)
+class ModifyPartitioning:
+    """MySQL: a table gets partitioning, loses it (`REMOVE PARTITIONING`), or is
+    partitioned anew because its scheme changed (`PARTITION BY …`). The rows are copied
+    into the new layout; none is lost (the server refuses a row no partition takes)."""
+
+    before: Partitioning | None
+    after: Partitioning | None
+    skip_key = None
+
+
+@dataclass(frozen=True)
+class AddPartitions:
+    """MySQL: partitions added after the last one (`ADD PARTITION (…)`)."""
+
+    partitions: tuple[Partition, ...]
+    skip_key = None
+
+
+@dataclass(frozen=True)
+class DropPartitions:
+    """MySQL: RANGE or LIST partitions dropped (`DROP PARTITION …`), with their rows."""
+
+    partitions: tuple[Partition, ...]
+    skip_key = None
+
+
+@dataclass(frozen=True)
+class ReorganizePartitions:
+    """MySQL: adjacent partitions replaced by others covering their rows (`REORGANIZE
+    PARTITION … INTO (…)`): a split, a merge, moved bounds, a changed comment.
+
+    `loses_rows`: LIST partitions whose new value lists leave values out; the server
+    silently deletes the rows holding them."""
+
+    before: tuple[Partition, ...]
+    after: tuple[Partition, ...]
+    loses_rows: bool = False
+    skip_key = None
+
+
+@dataclass(frozen=True)
+class ModifyPartitionCount:
+    """MySQL: the number of HASH or KEY partitions changes (`ADD PARTITION PARTITIONS n`,
+    `COALESCE PARTITION n`, which drops the last ones); the rows are redistributed."""
+
+    before: int
+    after: int
+    skip_key = None
+
+
+PARTITION_CHANGES = (
+    ModifyPartitioning,
+    AddPartitions,
+    DropPartitions,
+    ReorganizePartitions,
+    ModifyPartitionCount,
+)
+
+
 TableChange = (
     AddColumn
     | DropColumn
@@ -171,6 +233,11 @@ TableChange = (
     | ModifyTableAttr
     | ModifyPartitionKey
     | ModifyPartitionOf
+    | ModifyPartitioning
+    | AddPartitions
+    | DropPartitions
+    | ReorganizePartitions
+    | ModifyPartitionCount
 )
 
 
@@ -350,8 +417,9 @@ DESTRUCTIVE = (DropSchema, DropTable)
 
 def destructive_changes(changes: list[Change]) -> list[Change]:
     """Changes that lose data: dropped schemas, tables and (non-generated) columns, a
-    column that becomes generated (its values are replaced by computed ones), and
-    dropped schema objects (not those only re-created).
+    column that becomes generated (its values are replaced by computed ones), dropped
+    partitions and LIST partitions reorganised without some of their values (MySQL),
+    and dropped schema objects (not those only re-created).
 
     A dropped column comes back as a ModifyTable holding only that drop, so each
     finding can be rendered as a statement of its own for the lint message."""
@@ -368,6 +436,7 @@ def destructive_changes(changes: list[Change]) -> list[Change]:
                 change.with_changes((c,))
                 for c in change.changes
                 if (isinstance(c, DropColumn) and c.column.generated is None)
+                or loses_partition_rows(c)
                 or (
                     isinstance(c, ModifyColumn)
                     and c.before.generated is None
@@ -375,3 +444,11 @@ def destructive_changes(changes: list[Change]) -> list[Change]:
                 )
             )
     return found
+
+
+def loses_partition_rows(change: TableChange) -> bool:
+    """A dropped partition deletes its rows; so does a LIST reorganisation that leaves
+    values out (the server drops the rows holding them without a word)."""
+    if isinstance(change, DropPartitions):
+        return True
+    return isinstance(change, ReorganizePartitions) and change.loses_rows

@@ -123,11 +123,17 @@ def load_sql_on_dev(
     check_dev_url(dev_url, target)
     driver = driver_for(dev_url)
     scope = dev_scope(driver, dev_url, target_scope, policy)
-    key = (dev_url.redacted(), scope, hashlib.sha256(sql.encode()).hexdigest())
+    loaded = sql
+    if target_scope.bound is not None and target_scope.bound != scope.bound:
+        # The state describes the target's schema: where a query or body names it
+        # (`app.users` in a view), it means the schema the state is loaded into. What a
+        # statement defines is judged as written (the sandbox refuses `app.t` there).
+        loaded = driver.unqualify(sql, target_scope.bound)
+    key = (dev_url.redacted(), scope, hashlib.sha256(loaded.encode()).hexdigest())
     cached = NORMALISED_CACHE.get(key)
     if cached is None:
         check_desired_sql(driver, sql, scope, source)
-        cached = normalise_on_dev(driver, sql, dev_url, scope, source)
+        cached = normalise_on_dev(driver, loaded, dev_url, scope, source)
         NORMALISED_CACHE[key] = cached
         while len(NORMALISED_CACHE) > NORMALISED_CACHE_SIZE:
             NORMALISED_CACHE.pop(next(iter(NORMALISED_CACHE)))
@@ -240,8 +246,7 @@ def dev_scope(
 def plan_apply(session: Session, driver: Driver, desired: Realm, policy: ApplyPolicy) -> Plan:
     scope = driver.scope_of(session.url, policy.schemas)
     current = exclude_realm(driver.inspect(session, scope), policy.exclude, scope.bound)
-    changes = diff_states(current, desired, scope, driver)
-    changes = skip_changes(changes, policy.skip)
+    changes = diff_states(current, desired, scope, driver, skip=policy.skip)
     statements = driver.plan(
         changes, scope, concurrent_index=(policy.concurrent_create, policy.concurrent_drop)
     )
@@ -249,10 +254,18 @@ def plan_apply(session: Session, driver: Driver, desired: Realm, policy: ApplyPo
 
 
 def diff_states(
-    current: Realm, desired: Realm, scope: Scope, driver: Driver | None = None
+    current: Realm,
+    desired: Realm,
+    scope: Scope,
+    driver: Driver | None = None,
+    *,
+    skip: frozenset[str] = frozenset(),
 ) -> list[Change]:
-    """The changes from `current` to `desired`; with the `driver`, linked to what depends
-    on them (engine/dependencies.py: dependents re-created around what breaks them)."""
+    """The changes from `current` to `desired` without the kinds `skip` names; with the
+    `driver`, linked to what depends on them (engine/dependencies.py: dependents
+    re-created around what breaks them). Skipping comes first: the drops and creates
+    that make way for a change belong to it, so they are made when it is (whatever
+    `skip` says of their kinds) and never without it."""
     fold_case = driver.case_insensitive_names if driver is not None else False
     if scope.bound is not None:
         # Schema scope: compare contents whatever each side's schema is called.
@@ -266,6 +279,7 @@ def diff_states(
         changes = diff_schemas(cur, des, fold_case=fold_case)
     else:
         changes = diff_realms(current, desired, fold_case=fold_case)
+    changes = skip_changes(changes, skip)
     if driver is None:
         return changes
     return link_changes(

@@ -6,8 +6,9 @@ columns, a trigger on its function, a column on an enum, …). Before a diff is 
 1. gives each object change what it needs (`needs`) and whether tables depend on it
    (`anchored`: created before tables, dropped after them);
 2. finds changes that break their dependents — an object that must be dropped and
-   created again, a dropped object, a column whose type changes or that is dropped —
-   and drops and re-creates every dependent object around them, transitively;
+   created again, a dropped object, a column whose type changes or that is dropped, a
+   table the driver re-creates to change it — and drops and re-creates every
+   dependent object around them, transitively;
 3. carries the columns of a replaced type over to the new one where the driver can
    (an enum that loses a label) and adopts objects that exist as part of another
    (a serial column's sequence declared on its own);
@@ -63,6 +64,13 @@ class DependencyRules(Protocol):
         that the new object `obj` would collide with, as the model would describe it."""
         ...
 
+    def recreates_table(self, change: ModifyTable) -> bool:
+        """Whether the driver makes this table change by building a new table in place
+        of the old one (SQLite's rebuild: create, copy, drop, rename). Then every object
+        depending on the table, not only on a changed column, is dropped before the
+        change and created again after it, transitively."""
+        ...
+
 
 class DefaultRules:
     """Every object change replaces; dropped columns break their dependents."""
@@ -78,6 +86,9 @@ class DefaultRules:
 
     def implicit_object(self, current: Realm, obj: SchemaObject) -> SchemaObject | None:
         return None
+
+    def recreates_table(self, change: ModifyTable) -> bool:
+        return False
 
 
 Element = tuple[str, str | None, str, str | None]
@@ -276,7 +287,7 @@ def broken_elements(
 ) -> tuple[set[Element], set[Element], set[Element]]:
     """Objects replaced (dropped and created again) and objects dropped, whose dependents
     cannot stay in place while the change runs, and the objects using columns a table
-    change breaks (they cannot stay either)."""
+    change breaks or using a table the change re-creates (they cannot stay either)."""
     replaced: set[Element] = set()
     dropped: set[Element] = set()
     in_the_way: set[Element] = set()
@@ -287,6 +298,8 @@ def broken_elements(
             dropped.add(object_element(change.schema, change.object, bound))
         elif isinstance(change, ModifyTable):
             table: Element = ("table", None if bound else change.schema, change.before.name, None)
+            if rules.recreates_table(change):
+                in_the_way.update(d for d in before.dependents.get(table, ()) if d[0] != "table")
             for c in change.changes:
                 if not rules.breaks_dependents(c):
                     continue
@@ -343,7 +356,9 @@ def recreate_dependents(
         out.append(DropObject(schema, obj, recreate=True))
         if item in wanted:
             new_schema, new_obj = wanted[item]
-            out.append(AddObject(new_schema, new_obj, recreate=True))
+            # In schema scope the desired side is the dev schema, whose name need not be
+            # the target's: the object is created again where it was.
+            out.append(AddObject(schema if bound else new_schema, new_obj, recreate=True))
     return out
 
 

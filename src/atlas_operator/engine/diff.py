@@ -44,6 +44,7 @@ from atlas_operator.engine.changes import (
     ModifyTableAttr,
     TableChange,
 )
+from atlas_operator.engine.diff_partitions import partitioning_changes
 from atlas_operator.engine.model import (
     Check,
     Column,
@@ -178,12 +179,14 @@ def diff_tables(current: Table, desired: Table, *, fold_case: bool = False) -> l
 
 def diff_partitioning(current: Table, desired: Table) -> list[TableChange]:
     """Partition key and partition bound changes (PostgreSQL), first: planners refuse
-    the ones that cannot be made in place before anything else is rendered."""
+    the ones that cannot be made in place before anything else is rendered; then MySQL's
+    partitioning changes (diff_partitions.py), in the order they run."""
     changes: list[TableChange] = []
     if current.partition != desired.partition:
         changes.append(ModifyPartitionKey(current.partition, desired.partition))
     if current.partition_of != desired.partition_of:
         changes.append(ModifyPartitionOf(current.partition_of, desired.partition_of))
+    changes.extend(partitioning_changes(current.partitioning, desired.partitioning))
     return changes
 
 

@@ -39,6 +39,7 @@ from atlas_operator.engine.hcl_syntax import (
     REFERENCES,
     SOURCE,
     STRING,
+    STRINGS,
     TYPE,
     WORD,
     Grammar,
@@ -112,6 +113,11 @@ TABLES = Grammar(
         },
         "check": {"expr": STRING},
         "partition": {"type": WORD, "columns": REFERENCES},
+        "partition.partition": {
+            "values_less_than": STRINGS,
+            "values_in": STRINGS,
+            "comment": STRING,
+        },
         "by": {"column": REFERENCE, "expr": STRING},
         "row_security": {"enabled": BOOL, "enforced": BOOL},
     },
@@ -127,11 +133,12 @@ TABLES = Grammar(
         ),
         "column": ("as", "identity"),
         "index": ("on",),
-        "partition": ("by",),
+        "partition": ("by", "partition"),
     },
-    single=frozenset({"primary_key", "as", "identity", "partition", "row_security"}),
+    single=frozenset({"primary_key", "as", "identity", "table.partition", "row_security"}),
 )
 PARTITION_TYPES = ("RANGE", "LIST", "HASH")
+MYSQL_PARTITION_TYPES = ("RANGE", "LIST", "HASH", "KEY")
 
 
 @dataclass(frozen=True)
@@ -390,9 +397,16 @@ def partition_key(body: dict[str, Any], where: str, table: Table, ctx: Context) 
     if not blocks:
         return None
     at = f"{where}: partition"
+    if ctx.target.dialect == Dialect.MYSQL:
+        return mysql_partitioning(blocks[0], at, table, ctx)
     if ctx.target.dialect != Dialect.POSTGRES:
-        raise HCLError(f"{at}: table partitioning is supported on PostgreSQL only")
+        raise HCLError(f"{at}: table partitioning is supported on PostgreSQL and MySQL only")
     block = blocks[0]
+    if "partition" in block:
+        raise HCLError(
+            f"{at}: a PostgreSQL table's partitions are top-level partition blocks"
+            ' (partition "name" {{ of = table.x … }})'
+        )
     kind = keyword(required(block, "type", at), PARTITION_TYPES, f'{at}: attribute "type"')
     columns = list(column_refs(block["columns"], at)) if "columns" in block else []
     by = unlabelled(block, "by", at, TABLES)
@@ -411,6 +425,73 @@ def partition_key(body: dict[str, Any], where: str, table: Table, ctx: Context) 
         if table.column(column) is None:
             raise HCLError(f'{at}: column "{column}" is not defined in the table')
     return f"PARTITION BY {kind} ({', '.join(parts)})"
+
+
+def mysql_partitioning(block: dict[str, Any], at: str, table: Table, ctx: Context) -> str:
+    """`PARTITION BY …` of Atlas's MySQL `partition` block: the key as `columns` (RANGE
+    COLUMNS, LIST COLUMNS, KEY; one column for HASH) or one `by` part (an expression or a
+    column, for RANGE, LIST and HASH), then the partitions as `partition "name"` blocks
+    with `values_less_than` (RANGE), `values_in` (LIST) and `comment`. LINEAR variants,
+    KEY ALGORITHM, `PARTITIONS n` and subpartitions have no HCL here: write them in SQL."""
+    kind = keyword(required(block, "type", at), MYSQL_PARTITION_TYPES, f'{at}: attribute "type"')
+    columns = list(column_refs(block["columns"], at)) if "columns" in block else []
+    by = unlabelled(block, "by", at, TABLES)
+    if bool(columns) == bool(by) or len(by) > 1:
+        raise HCLError(f"{at}: give the key as columns or as one by block (one of them)")
+    for column in columns:
+        if table.column(column) is None:
+            raise HCLError(f'{at}: column "{column}" is not defined in the table')
+    listed = ",".join(ctx.target.ident(c) for c in columns)
+    if by:
+        if ("column" in by[0]) == ("expr" in by[0]):
+            raise HCLError(f"{at}: by: give a column or an expr (one of them)")
+        if kind == "KEY":
+            raise HCLError(f"{at}: KEY partitioning takes columns, not an expression")
+        expr = by[0].get("expr")
+        key = (
+            unquote(expr)
+            if expr
+            else ctx.target.ident(reference_name(by[0]["column"], "column", at))
+        )
+        head = f"{kind} ({key})"
+    elif kind in ("RANGE", "LIST"):
+        head = f"{kind} COLUMNS({listed})"
+    elif kind == "HASH" and len(columns) > 1:
+        raise HCLError(f"{at}: HASH partitioning takes one column or an expression")
+    else:
+        head = f"{kind} ({listed})"
+    parts = [
+        mysql_partition(n, b, kind, bool(columns), at, ctx)
+        for n, b in inner_blocks(block, "partition", at, TABLES, spec="partition.partition")
+    ]
+    if kind in ("RANGE", "LIST") and not parts:
+        raise HCLError(f'{at}: {kind} partitioning needs its partition "name" blocks')
+    return f"PARTITION BY {head}" + (f" ({', '.join(parts)})" if parts else "")
+
+
+def mysql_partition(
+    name: str, body: dict[str, Any], kind: str, by_columns: bool, at: str, ctx: Context
+) -> str:
+    """One `PARTITION name VALUES …` of a MySQL `partition` block."""
+    where = f'{at}: partition "{name}"'
+    wanted = {"RANGE": "values_less_than", "LIST": "values_in"}.get(kind)
+    for attr in ("values_less_than", "values_in"):
+        if attr in body and attr != wanted:
+            raise HCLError(f'{where}: attribute "{attr}" does not apply to {kind} partitioning')
+    if wanted is not None and wanted not in body:
+        raise HCLError(f'{where}: attribute "{wanted}" is required')
+    sql = f"PARTITION {ctx.target.ident(name)}"
+    if wanted is not None:
+        values = [unquote(v) for v in body[wanted]]
+        clause = "VALUES LESS THAN" if kind == "RANGE" else "VALUES IN"
+        if kind == "RANGE" and not by_columns and values == ["MAXVALUE"]:
+            sql += f" {clause} MAXVALUE"  # RANGE (expr) takes it bare
+        else:
+            sql += f" {clause} ({', '.join(values)})"
+    comment = string_attr(body, "comment", where)
+    if comment is not None:
+        sql += f" COMMENT {ctx.target.string(comment)}"
+    return sql
 
 
 def row_security(body: dict[str, Any], where: str, sql: str, name: str, ctx: Context) -> list[Node]:
@@ -492,7 +573,7 @@ def render_hcl(text: str, driver: Any, target_bound: str | None, dev_bound: str 
 
 
 def with_partition_keys(statements: list[str], keys: tuple[tuple[str, str, str], ...]) -> list[str]:
-    """The driver's CREATE TABLE statements, with PostgreSQL's `PARTITION BY` appended."""
+    """The driver's CREATE TABLE statements, with their `PARTITION BY` appended."""
     out = list(statements)
     for where, head, key in keys:
         found = [i for i, sql in enumerate(out) if sql.startswith(head)]

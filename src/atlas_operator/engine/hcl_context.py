@@ -126,7 +126,7 @@ class Node:
 RANK = {
     "extension": 0, "enum": 1, "domain": 2, "composite": 3, "sequence": 4, "function": 5,
     "procedure": 6, "aggregate": 7, "partition": 10, "row_security": 11, "view": 12,
-    "materialized": 13, "owner": 14, "trigger": 15, "policy": 16,
+    "materialized": 13, "owner": 14, "trigger": 15, "policy": 16, "event": 17,
 }  # fmt: skip
 
 

@@ -12,7 +12,7 @@ anything that depends on a table or on one of those), each part in dependency or
 Kinds and dialects, as Atlas spells them:
 - PostgreSQL: extension, enum, domain, composite, sequence, function, procedure,
   aggregate, view, materialized, trigger, policy, partition (of a partitioned table).
-- MySQL/MariaDB: view, function, procedure, trigger. SQLite: view, trigger.
+- MySQL/MariaDB: view, function, procedure, trigger, event. SQLite: view, trigger.
 
 The SQL only has to create the objects on an empty dev database: the result is
 inspected there, so details that do not change the object are left to the database.
@@ -32,7 +32,7 @@ from atlas_operator.engine.hcl_context import (
     Ref,
     schema_label,
 )
-from atlas_operator.engine.hcl_routines import aggregate_nodes, routine_nodes
+from atlas_operator.engine.hcl_routines import aggregate_nodes, event_nodes, routine_nodes
 from atlas_operator.engine.hcl_syntax import (
     BOOL,
     INT,
@@ -152,14 +152,18 @@ MYSQL_GRAMMAR = Grammar(
                     "follows": REFERENCE, "precedes": REFERENCE},
         "trigger.before": MY_EVENTS,
         "trigger.after": MY_EVENTS,
+        "event": {**OBJECT, "as": STRING, "status": WORD, "on_completion": WORD,
+                  "depends_on": REFERENCES},
+        "event.on": {"at": LITERAL, "every": STRING, "starts": LITERAL, "ends": LITERAL},
     },
     blocks={
         "view": ("column",),
         "function": ("arg",),
         "procedure": ("arg",),
         "trigger": ("before", "after"),
+        "event": ("on",),
     },
-    single=frozenset({"trigger.before", "trigger.after"}),
+    single=frozenset({"trigger.before", "trigger.after", "event.on"}),
 )  # fmt: skip
 
 SQLITE_GRAMMAR = Grammar(
@@ -198,6 +202,7 @@ KINDS: dict[str, tuple[Builder, frozenset[Dialect]]] = {
     "trigger": (trigger_nodes, ALL),
     "policy": (policy_nodes, PG),
     "partition": (partition_nodes, PG),
+    "event": (event_nodes, frozenset({Dialect.MYSQL})),
 }
 """Block kind → (its builder, the dialects it exists in)."""
 REPEATABLE = frozenset({"function", "procedure", "aggregate", "trigger", "policy"})

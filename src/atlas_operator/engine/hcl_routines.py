@@ -238,3 +238,55 @@ def aggregate_nodes(name: str, body: dict[str, Any], ctx: Context) -> list[Node]
         *ctx.comment(body, f"AGGREGATE {sql}({arg_list})"),
     )
     return [Node.of("aggregate", name, where, statements, deps)]
+
+
+# --- events (MySQL) -----------------------------------------------------------------------
+
+EVENT_STATES = {"ENABLE": "ENABLE", "DISABLE": "DISABLE", "DISABLE_ON_SLAVE": "DISABLE ON SLAVE"}
+COMPLETION = ("PRESERVE", "NOT_PRESERVE")
+
+
+def event_nodes(name: str, body: dict[str, Any], ctx: Context) -> list[Node]:
+    """`event "prune" { schema = schema.app  on { every = "1 DAY" }  as = "…" }`:
+    CREATE EVENT with its schedule (`on`: `at`, or `every` with `starts` and `ends`),
+    `on_completion`, `status` and `comment`, then the body (`as`)."""
+    where, deps = f'event "{name}"', set[Ref]()
+    ctx.check(body, "event", where)
+    sql = ctx.target.name(ctx.schema(body, where), name)
+    parts = [f"CREATE EVENT {sql} ON SCHEDULE {event_schedule(body, where, ctx)}"]
+    completion = word(body, "on_completion", COMPLETION, where)
+    if completion is not None:
+        parts.append(f"ON COMPLETION {completion.replace('_', ' ')}")
+    status = word(body, "status", tuple(EVENT_STATES), where)
+    if status is not None:
+        parts.append(EVENT_STATES[status])
+    if "comment" in body:
+        parts.append(f"COMMENT {ctx.target.string(unquote(body['comment']))}")
+    depends_on(body, where, ctx, deps)
+    text = ctx.text(required(body, "as", where), f'{where}: attribute "as"', deps)
+    parts.append(f"DO {statement_body(text)}")
+    return [Node.of("event", name, where, (" ".join(parts),), deps, after_tables=True)]
+
+
+def event_schedule(body: dict[str, Any], where: str, ctx: Context) -> str:
+    """`AT '…'` or `EVERY n UNIT [STARTS '…'] [ENDS '…']` from the `on` block; a time
+    is a literal (`"2035-01-01 00:00:00"`) or an expression (`sql("CURRENT_TIMESTAMP")`)."""
+    on = ctx.single(body, "on", where, "event.on")
+    at = f"{where}: on"
+    if ("at" in on) == ("every" in on):
+        raise HCLError(f"{at}: a schedule needs one of the attributes at, every")
+    if "at" in on:
+        if "starts" in on or "ends" in on:
+            raise HCLError(f"{at}: starts and ends go with every, not with at")
+        return f"AT {event_time(on['at'], ctx)}"
+    schedule = f"EVERY {unquote(on['every'])}"
+    for key in ("starts", "ends"):
+        if key in on:
+            schedule += f" {key.upper()} {event_time(on[key], ctx)}"
+    return schedule
+
+
+def event_time(value: Any, ctx: Context) -> str:
+    if isinstance(value, str) and REF.match(value):
+        return ctx.literal(value)
+    return ctx.target.string(unquote(value))

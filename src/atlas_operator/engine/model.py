@@ -193,6 +193,64 @@ class PartitionOf:
 
 
 @dataclass(frozen=True)
+class PartitionScheme:
+    """How MySQL/MariaDB assigns rows to partitions (`PARTITION BY …`) or to the
+    subpartitions of each partition (`SUBPARTITION BY …`), as SHOW CREATE TABLE prints
+    it after the server normalised it."""
+
+    method: str
+    """`RANGE`, `RANGE COLUMNS`, `LIST`, `LIST COLUMNS`, `HASH`, `LINEAR HASH`, `KEY` or
+    `LINEAR KEY` (subpartitions: the HASH and KEY ones only)."""
+    expr: str
+    """The expression (`year(`joined`)`) or the column list (`` `a`,`b` ``) between the
+    parentheses; empty for `KEY ()` (the primary key's columns)."""
+    algorithm: int | None = None
+    """`KEY ALGORITHM = n` when the server prints it (not for its default)."""
+    count: int | None = None
+    """`PARTITIONS n` / `SUBPARTITIONS n` when the partitions are not listed by name
+    (None: listed, or the default single one, which the server prints without a count)."""
+
+
+@dataclass(frozen=True)
+class SubPartition:
+    """A named subpartition of a MySQL/MariaDB partition."""
+
+    name: str
+    comment: str | None = None
+    options: tuple[tuple[str, str], ...] = ()
+    """Other options as printed (`MAX_ROWS`, `DATA DIRECTORY`, …): (NAME, value) pairs."""
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One partition of a MySQL/MariaDB partitioned table. Its storage engine is the
+    table's (the server refuses a mix), so it is not modelled."""
+
+    name: str
+    bound: str | None = None
+    """Which rows it holds, as SHOW CREATE TABLE prints it: `VALUES LESS THAN (2022)`,
+    `VALUES LESS THAN MAXVALUE`, `VALUES IN (1,2)` or `DEFAULT`; None for HASH and KEY."""
+    comment: str | None = None
+    options: tuple[tuple[str, str], ...] = ()
+    """Other options as printed (`MAX_ROWS`, `DATA DIRECTORY`, …): (NAME, value) pairs."""
+    subpartitions: tuple[SubPartition, ...] = ()
+    """Named subpartitions; empty when there are none or only their count is given."""
+
+
+@dataclass(frozen=True)
+class Partitioning:
+    """MySQL/MariaDB table partitioning: the scheme, the partitions in order, and the
+    subpartitioning of each partition. Partitions can be added, dropped and reorganised
+    in place, the scheme only changes by partitioning the table anew (a copy that keeps
+    the rows); engine/diff_partitions.py decides which."""
+
+    by: PartitionScheme
+    partitions: tuple[Partition, ...] = ()
+    """Empty when only a count is given (`by.count`): HASH and KEY."""
+    sub: PartitionScheme | None = None
+
+
+@dataclass(frozen=True)
 class Table:
     name: str
     columns: tuple[Column, ...] = ()
@@ -208,6 +266,9 @@ class Table:
     """PostgreSQL: the key of a partitioned table; None for other tables."""
     partition_of: PartitionOf | None = None
     """PostgreSQL: the parent and bound of a partition (which may itself be partitioned)."""
+    partitioning: Partitioning | None = None
+    """MySQL/MariaDB: how the table is partitioned; None when it is not (and on the
+    other drivers, whose partitioning is `partition` / `partition_of`)."""
 
     def column(self, name: str) -> Column | None:
         return find(self.columns, name)

@@ -399,7 +399,8 @@ def test_rich_table_round_trips_through_inspection_and_planning(
 def test_inspection_runs_a_fixed_number_of_queries(
     server: DatabaseURL, make_database: MakeDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Six catalog queries, plus on MariaDB one batch of SHOW CREATE TABLE for the tables
+    """Six catalog queries for tables and four for views, routines, triggers and events
+    (test_mysql_objects.py), plus on MariaDB one batch of SHOW CREATE TABLE for the tables
     with a B-tree key (explicit USING / KEY_BLOCK_SIZE: test_mysql_options.py)."""
     small, large = make_database("small"), make_database("large")
     admin_run(server, f"CREATE TABLE `{small}`.t0 (id int primary key)")
@@ -437,9 +438,9 @@ def test_inspection_runs_a_fixed_number_of_queries(
     small_count, _ = count(server.with_schema(small))
     large_count, large_realm = count(server.with_schema(large))
     assert len(large_realm.schemas[0].tables) == 8
-    assert (small_count, large_count) == (6, 7)  # `small` has no key but its primary one
+    assert (small_count, large_count) == (10, 11)  # `small` has no key but its primary one
     realm_count, realm = count(server, [small, large])
-    assert realm_count == 7
+    assert realm_count == 11
     assert [s.name for s in realm.schemas] == sorted([small, large])
 
 
@@ -1055,16 +1056,20 @@ create function f() returns int deterministic return 1;
 create procedure p() begin select 1; end;
 create trigger tr before insert on t for each row set new.id = new.id;
 create event ev on schedule every 1 day disable do delete from t;
+create sequence s;
 """
 
 
 def test_objects_the_model_lacks_are_named_and_cleaned_away(
     pair: tuple[DatabaseURL, DatabaseURL],
 ) -> None:
+    """Views, routines, triggers and events are modelled (test_mysql_objects.py); a
+    sequence is named as unmanaged. The dev database is cleaned of all of them."""
     target, dev = pair
     driver = driver_for(target)
     desired = load_sql_on_dev(UNMANAGED, dev, driver.scope_of(target), ApplyPolicy())
-    assert [(u.kind, u.name, u.table) for u in desired.unmanaged] == [
+    assert [(u.kind, u.name, u.table) for u in desired.unmanaged] == [("sequence", "s", None)]
+    assert [(o.kind, o.name, o.table) for o in desired.schemas[0].objects] == [
         ("event", "ev", None),
         ("function", "f", None),
         ("procedure", "p", None),
@@ -1073,11 +1078,15 @@ def test_objects_the_model_lacks_are_named_and_cleaned_away(
     ]
     # The dev database is clean again: the same SQL loads a second time.
     again = load_sql_on_dev(UNMANAGED + "\n-- again", dev, driver.scope_of(target), ApplyPolicy())
+    assert again == desired
     assert again.unmanaged == desired.unmanaged
     excluded = load_sql_on_dev(
-        UNMANAGED, dev, driver.scope_of(target), ApplyPolicy(exclude=("v[type=view]", "f"))
+        UNMANAGED, dev, driver.scope_of(target), ApplyPolicy(exclude=("v[type=view]", "f", "s"))
     )
-    assert [u.name for u in excluded.unmanaged] == ["ev", "p", "tr"]
+    assert [o.name for o in excluded.schemas[0].objects] == ["ev", "p", "tr"]
+    assert excluded.unmanaged == ()
+    with driver.open(dev) as session:
+        assert driver.is_clean(session, driver.scope_of(dev))
 
 
 def test_default_fractional_precision_equals_none(pair: tuple[DatabaseURL, DatabaseURL]) -> None:

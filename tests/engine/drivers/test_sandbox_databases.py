@@ -255,12 +255,16 @@ def test_mariadb_cross_database_writes_drop_database_and_users_touch_nothing(
         f"USE {t}",
         f"SELECT * FROM {t}.canary INTO OUTFILE '/tmp/{user}.txt'",
         "SET GLOBAL general_log = 1",
-        "CREATE EVENT ev ON SCHEDULE AT CURRENT_TIMESTAMP DO DELETE FROM canary",
     ]
     for attack in attacks:
         sql = f"create table users (id int);\n{attack};\n"
         with pytest.raises(SandboxError, match=r"statement 2 \(line 2\): .* is not allowed"):
             schema_apply(target, sql, dev, ApplyPolicy(), dry_run=True)
+    # An event is allowed: it is loaded DISABLE on the dev database, so its statement
+    # never runs there (test_sandbox.py: test_mysql_events_load_disabled).
+    event = f"CREATE EVENT ev ON SCHEDULE EVERY 1 SECOND DO DELETE FROM {t}.canary"
+    sql = f"create table users (id int);\n{event};\n"
+    schema_apply(target, sql, dev, ApplyPolicy(), dry_run=True)
     schema = tmp_path / "schema.sql"
     schema.write_text(f"create table users (id int);\nDROP DATABASE {t};\n")
     code, err = apply_cli(
@@ -316,7 +320,7 @@ def test_mysqldump_no_data_output_loads(dbs: Databases) -> None:
     assert [t.name for t in realm.schemas[0].tables] == ["c", "t"]
     # (Statements wholly inside `/*! … */` are comments to the splitter: the dump's view
     # and trigger do not load, with or without the sandbox.)
-    assert "f" in {u.name for u in realm.unmanaged}
+    assert "f" in {o.name for o in realm.schemas[0].objects}
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------

@@ -182,14 +182,15 @@ def test_unsplittable_desired_sql_is_an_engine_error(target: DatabaseURL) -> Non
         )
 
 
-def test_views_and_triggers_are_named_not_silently_dropped(target: DatabaseURL) -> None:
+def test_views_and_triggers_are_modelled_not_unmanaged(target: DatabaseURL) -> None:
     sql = (
         "create table t (id int);\ncreate view v as select id from t;\n"
         "create trigger tr after insert on t begin select 1; end;"
     )
     scope = SQLiteDriver().scope_of(target)
     desired = load_sql_on_dev(sql, default_dev_url(target), scope, ApplyPolicy())
-    assert [u.describe(qualified=False) for u in desired.unmanaged] == ["trigger tr on t", "view v"]
+    assert desired.unmanaged == ()
+    assert [o.describe() for o in desired.schemas[0].objects] == ["trigger tr on t", "view v"]
     assert (
         desired.sha256()
         != load_sql_on_dev(

@@ -21,11 +21,13 @@ from atlas_operator.engine.changes import (
     DropColumn,
     DropForeignKey,
     DropIndex,
+    DropPartitions,
     DropSchema,
     DropTable,
     ModifyColumn,
     ModifyIndex,
     ModifyTable,
+    ReorganizePartitions,
 )
 from atlas_operator.engine.declarative import ApplyPolicy, dev_scope, diff_states
 from atlas_operator.engine.devrun import inspect_dev
@@ -41,6 +43,7 @@ ANALYZERS = {
     "DS101": "destructive",
     "DS102": "destructive",
     "DS103": "destructive",
+    "DS104": "destructive",  # ours: MySQL partitions dropped, or reorganised losing rows
     "MF101": "data_depend",
     "MF102": "data_depend",
     "MF103": "data_depend",
@@ -205,6 +208,27 @@ def step_findings(changes: list[Change], created: Created, driver: Driver) -> li
     return found
 
 
+def partition_findings(change: ModifyTable) -> list[tuple[str, str]]:
+    """DS104: partitions whose rows go (the table was not created in the same file)."""
+    table = change.after.name
+    found: list[tuple[str, str]] = []
+    for c in change.changes:
+        if isinstance(c, DropPartitions):
+            names = [p.name for p in c.partitions]
+            noun = "partition" if len(names) == 1 else "partitions"
+            found.append(("DS104", f'Dropping {noun} {quoted_list(names)} of table "{table}"'))
+        elif isinstance(c, ReorganizePartitions) and c.loses_rows:
+            names = [p.name for p in c.before]
+            found.append(
+                (
+                    "DS104",
+                    f'Reorganizing partitions {quoted_list(names)} of table "{table}" deletes '
+                    "the rows whose values no partition lists any more",
+                )
+            )
+    return found
+
+
 def quoted_list(names: list[str]) -> str:
     quoted = [f'"{n}"' for n in names]
     if len(quoted) == 1:
@@ -225,6 +249,7 @@ def table_findings(change: ModifyTable, created: Created, driver: Driver) -> lis
     if dropped:
         noun = "column" if len(dropped) == 1 else "columns"
         found.append(("DS103", f"Dropping non-virtual {noun} {quoted_list(dropped)}"))
+    found += partition_findings(change)
     added = {c.column.name for c in change.changes if isinstance(c, AddColumn)}
     dropped_unique = [
         c.index for c in change.changes if isinstance(c, DropIndex) and c.index.unique

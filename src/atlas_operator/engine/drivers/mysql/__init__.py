@@ -7,7 +7,10 @@ from SHOW CREATE TABLE (showcreate.py), only for the tables that have a B-tree o
 secondary index: on MariaDB in batches of 500 tables per compound statement, one round
 trip each; on MySQL, which has no compound statements outside stored programs, one query
 per such table. The planner writes `USING` only where the model has it, so B-tree, the
-default, is written only when the desired state wrote it.
+default, is written only when the desired state wrote it. The same batch reads the
+partitioning of the tables TABLES.CREATE_OPTIONS marks `partitioned` (partitions.py:
+the catalog's PARTITIONS table loses part of it); engine/diff_partitions.py turns a
+change into ADD / DROP / REORGANIZE / COALESCE PARTITION where the server allows it.
 
 One driver serves both flavours. The URL's scheme (`mysql://`, `mariadb://`) is only
 a first guess: the server's `VERSION()` decides, because a `mysql://` URL that

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
 
-from atlas_operator.engine.changes import Change
+from atlas_operator.engine.changes import AddObject, Change, DropObject, ModifyObject
 from atlas_operator.engine.drivers.base import (
     DEV_LOCK,
     LOCK_TIMEOUT,
@@ -19,7 +20,13 @@ from atlas_operator.engine.drivers.base import (
     scoped_lock_name,
 )
 from atlas_operator.engine.drivers.mysql import clean, execution, sandbox
+from atlas_operator.engine.drivers.mysql.body import strip_qualifier
 from atlas_operator.engine.drivers.mysql.inspect import Inspector
+from atlas_operator.engine.drivers.mysql.objects_plan import (
+    ObjectPlanner,
+    ObjectRules,
+    created_triggers,
+)
 from atlas_operator.engine.drivers.mysql.plan import Planner
 from atlas_operator.engine.drivers.mysql.session import (
     FLAVORS,
@@ -28,7 +35,7 @@ from atlas_operator.engine.drivers.mysql.session import (
     ServerInfo,
     server_info,
 )
-from atlas_operator.engine.model import Realm, Unmanaged
+from atlas_operator.engine.model import Realm, Schema, Unmanaged
 from atlas_operator.engine.plan import order_changes
 from atlas_operator.engine.sandbox import Refusal
 from atlas_operator.engine.statements import Dialect
@@ -84,8 +91,33 @@ class MySQLDriver(Driver):
         concurrent_index: tuple[bool, bool] = (False, False),
     ) -> list[PlannedStatement]:
         # concurrent_index is PostgreSQL's: InnoDB builds indexes online by itself.
+        ordered = order_changes(changes)
         planner = Planner(scope, self.flavor, self.server)
-        return [s for change in order_changes(changes) for s in planner.change(change)]
+        objects = ObjectPlanner(scope, self.server, created_triggers(ordered))
+        statements: list[PlannedStatement] = []
+        for change in ordered:
+            if isinstance(change, (AddObject, DropObject, ModifyObject)):
+                statements += objects.change(change)
+            else:
+                statements += planner.change(change)
+        return statements
+
+    def dependency_rules(self) -> ObjectRules:
+        return ObjectRules()
+
+    def for_dev(self, sql: str) -> str:
+        return sandbox.for_dev(sql)
+
+    def unqualify(self, sql: str, schema: str) -> str:
+        return strip_qualifier(sql, schema) if schema in sql else sql
+
+    def settle_dev_realm(self, realm: Realm, statements: Sequence[str]) -> Realm:
+        """Events get the status the desired SQL gives them (they were loaded disabled
+        on the dev database, `for_dev`)."""
+        states = sandbox.event_states(statements)
+        if not states:
+            return realm
+        return replace(realm, schemas=tuple(settled(s, states) for s in realm.schemas))
 
     def unmanaged_objects(self, session: Session, scope: Scope) -> list[Unmanaged]:
         return clean.unmanaged_objects(session, scope)
@@ -126,3 +158,18 @@ class MySQLDriver(Driver):
 
     def effect_fingerprint(self, session: Session, sql: str) -> str | None:
         return execution.effect_fingerprint(session, sql)
+
+
+def settled(schema: Schema, states: dict[sandbox.EventKey, str]) -> Schema:
+    """The schema's events with the status their statements gave them."""
+    objects = []
+    for obj in schema.objects:
+        key = obj.name.lower()
+        state = states.get((schema.name, key), states.get((None, key)))
+        if obj.kind == "event" and state is not None:
+            attrs = [a for a in obj.attrs if a[0] != "status"]
+            if state != "ENABLED":
+                attrs.append(("status", state))
+            obj = replace(obj, attrs=tuple(sorted(attrs)))
+        objects.append(obj)
+    return replace(schema, objects=tuple(objects))

@@ -10,6 +10,8 @@ from typing import Any
 
 from atlas_operator.engine.diff import strip_parens
 from atlas_operator.engine.drivers.base import Scope, Session
+from atlas_operator.engine.drivers.mysql.objects import ObjectInspector
+from atlas_operator.engine.drivers.mysql.partitions import partitioning_of, split_create_table
 from atlas_operator.engine.drivers.mysql.session import (
     MARIADB,
     MYSQL,
@@ -28,6 +30,7 @@ from atlas_operator.engine.model import (
     Generated,
     Index,
     IndexPart,
+    Partitioning,
     PrimaryKey,
     Realm,
     Schema,
@@ -77,6 +80,9 @@ class TableBuild:
     checks: list[Check] = field(default_factory=list)
     json_checks: set[str] = field(default_factory=set)
     """MariaDB column-level checks that are exactly `json_valid(<column>)`."""
+    partitioned: bool = False
+    """TABLES.CREATE_OPTIONS says `partitioned`: SHOW CREATE TABLE tells how."""
+    partitioning: Partitioning | None = None
 
 
 TableKey = tuple[str, str]
@@ -84,9 +90,9 @@ TableKey = tuple[str, str]
 
 class Inspector:
     """Reads a scope with six queries: schemata, tables, checks, columns, indexes, keys;
-    plus, for the tables that have a B-tree or hash secondary index, SHOW CREATE TABLE
-    (`explicit_index_clauses`): on MariaDB one more statement per 500 such tables, on
-    MySQL one per table."""
+    plus, for the tables that are partitioned or have a B-tree or hash secondary index,
+    SHOW CREATE TABLE (`show_create_details`): on MariaDB one more statement per 500 such
+    tables, on MySQL one per table."""
 
     def __init__(self, session: Session, scope: Scope, server: ServerInfo) -> None:
         self.session = session
@@ -107,22 +113,25 @@ class Inspector:
             self.checks(names, tables)
             self.columns(names, tables)
             self.statistics(names, tables)
-            self.explicit_index_clauses(tables)
+            self.show_create_details(tables)
             self.foreign_keys(names, tables)
         by_schema: dict[str, list[Table]] = defaultdict(list)
         for (schema, _), build in sorted(tables.items()):
             by_schema[schema].append(finish_table(build))
+        objects = ObjectInspector(self.session, self.scope, self.server, names, set(tables)).read()
         return Realm(
             schemas=tuple(
                 Schema(
                     name=s.name,
                     tables=tuple(by_schema[s.name]),
+                    objects=tuple(objects.by_schema[s.name]),
                     charset=s.charset if s.collation != self.server.collation else None,
                     collation=s.collation if s.collation != self.server.collation else None,
                     comment=s.comment,
                 )
                 for s in schemas
-            )
+            ),
+            dependencies=tuple(objects.dependencies),
         )
 
     def schemata(self) -> list[SchemaRow]:
@@ -157,7 +166,9 @@ class Inspector:
             if collation and collation != defaults.get(schema):
                 options += [("charset", charset_of(collation)), ("collation", collation)]
             options += declared_options(create_options)
-            tables[(schema, name)] = TableBuild(name, collation, comment or None, sorted(options))
+            build = TableBuild(name, collation, comment or None, sorted(options))
+            build.partitioned = "partitioned" in (create_options or "").lower().split()
+            tables[(schema, name)] = build
         return tables
 
     def checks(self, names: list[str], tables: dict[TableKey, TableBuild]) -> None:
@@ -223,20 +234,29 @@ class Inspector:
             else:
                 build.indexes.append(index_from_rows(name, parts, self.flavor))
 
-    def explicit_index_clauses(self, tables: dict[TableKey, TableBuild]) -> None:
-        """`USING …` and KEY_BLOCK_SIZE of B-tree and hash indexes, as written.
+    def show_create_details(self, tables: dict[TableKey, TableBuild]) -> None:
+        """What only SHOW CREATE TABLE tells, for the tables that need it, in one batch.
 
-        Only SHOW CREATE TABLE tells whether they were written (showcreate.py). Only
-        tables that have such an index are asked about: not those with none, or with
-        only a primary key or FULLTEXT/SPATIAL keys (whose kind the catalog tells).
-        Whether an index's clauses are read depends on its own kind alone, so the two
-        sides of a diff read the same ones.
+        - `USING …` and KEY_BLOCK_SIZE of B-tree and hash indexes, as written
+          (showcreate.py): asked about tables that have such an index, not those with
+          none, or with only a primary key or FULLTEXT/SPATIAL keys (whose kind the
+          catalog tells). Whether an index's clauses are read depends on its own kind
+          alone, so the two sides of a diff read the same ones.
+        - The partitioning of partitioned tables (partitions.py says why not from
+          information_schema.PARTITIONS).
         """
-        keys = [k for k, b in tables.items() if any(has_hidden_clauses(i) for i in b.indexes)]
+        keys = [
+            k
+            for k, b in tables.items()
+            if b.partitioned or any(has_hidden_clauses(i) for i in b.indexes)
+        ]
         for key, text in self.show_create_tables(keys).items():
-            written = index_clauses(text)
             build = tables[key]
+            definition, _ = split_create_table(text)
+            written = index_clauses(definition)
             build.indexes = [with_clauses(i, written.get(i.name)) for i in build.indexes]
+            if build.partitioned:
+                build.partitioning = partitioning_of(text)
 
     def show_create_tables(self, keys: list[TableKey]) -> dict[TableKey, str]:
         """SHOW CREATE TABLE of each table: on MariaDB batched, SHOW_CREATE_BATCH tables
@@ -532,4 +552,5 @@ def finish_table(build: TableBuild) -> Table:
         checks=tuple(sorted(checks, key=lambda c: c.name or "")),
         comment=build.comment,
         options=tuple(build.options),
+        partitioning=build.partitioning,
     )

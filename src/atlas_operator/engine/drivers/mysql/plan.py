@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from atlas_operator.engine.changes import (
+    PARTITION_CHANGES,
     AddCheck,
     AddColumn,
     AddForeignKey,
@@ -25,6 +26,7 @@ from atlas_operator.engine.changes import (
     ModifyColumn,
     ModifyForeignKey,
     ModifyIndex,
+    ModifyPartitioning,
     ModifyPrimaryKey,
     ModifySchema,
     ModifyTable,
@@ -34,6 +36,11 @@ from atlas_operator.engine.changes import (
 from atlas_operator.engine.diff import strip_parens
 from atlas_operator.engine.drivers.base import PlannedStatement, Scope, UnsupportedChangeError
 from atlas_operator.engine.drivers.mysql.inspect import base_type, charset_of
+from atlas_operator.engine.drivers.mysql.partitions import (
+    partition_statements,
+    partitioning_sql,
+    repartition_clause,
+)
 from atlas_operator.engine.drivers.mysql.session import MARIADB, ServerInfo, quote, quote_string
 from atlas_operator.engine.model import (
     Check,
@@ -176,6 +183,8 @@ class Planner:
         body = ",\n  ".join(lines)
         options = table_options(table)
         suffix = f" {options}" if options else ""
+        if table.partitioning is not None:
+            suffix += f"\n{partitioning_sql(table.partitioning)}"
         return PlannedStatement(
             f"CREATE TABLE {self.qualified(schema, table.name)} (\n  {body}\n){suffix}",
             f'Create "{table.name}" table',
@@ -201,6 +210,21 @@ class Planner:
         return clause
 
     def modify_table(self, change: ModifyTable) -> list[PlannedStatement]:
+        """One ALTER TABLE for the table's own changes, ending with its new partitioning
+        when that changes (the server checks the keys against the new layout); then one
+        statement per partition operation, which the server takes only alone."""
+        partitioning = tuple(c for c in change.changes if isinstance(c, PARTITION_CHANGES))
+        own = change.with_changes(
+            tuple(c for c in change.changes if not isinstance(c, PARTITION_CHANGES))
+        )
+        repartition = next((c for c in partitioning if isinstance(c, ModifyPartitioning)), None)
+        statements = self.alter_table(own, repartition)
+        name = self.qualified(change.schema, change.after.name)
+        return statements + partition_statements(name, change.after.name, partitioning)
+
+    def alter_table(
+        self, change: ModifyTable, repartition: ModifyPartitioning | None
+    ) -> list[PlannedStatement]:
         clauses: dict[str, list[str]] = defaultdict(list)
         rewrite: set[str] = set()
         recreate: set[str] = set()
@@ -218,6 +242,9 @@ class Planner:
             clauses["drop_index"].append(f"DROP INDEX {quote(index.name)}")
             clauses["add_index"].append(f"ADD {index_clause(index)}")
         ordered = [clause for kind in CLAUSE_ORDER for clause in clauses.get(kind, [])]
+        if repartition is not None:
+            # Not comma-separated: the partitioning clause follows the alter list.
+            ordered = [" ".join([", ".join(ordered), repartition_clause(repartition)]).strip()]
         if not ordered:
             return []
         name = self.qualified(change.schema, change.after.name)

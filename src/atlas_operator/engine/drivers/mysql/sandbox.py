@@ -1,7 +1,7 @@
 """What a MySQL/MariaDB desired state may run on the dev database (engine/sandbox.py).
 
 Allowed: CREATE/ALTER/DROP of tables, indexes, views, functions, procedures, triggers,
-sequences and (created DISABLE) events, RENAME TABLE, CREATE/ALTER DATABASE of a
+sequences and events (loaded disabled, `for_dev`), RENAME TABLE, CREATE/ALTER DATABASE of a
 database in scope (the bound one in schema scope), session settings of mysqldump's
 header (also inside `/*!40101 … */`), user variables with plain values, and plain
 transaction control. Database-qualified names outside the scope are refused wherever
@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from atlas_operator.engine.drivers.base import DatabaseError, Scope, Session
+from atlas_operator.engine.drivers.mysql.body import Lexeme, lex
 from atlas_operator.engine.sandbox import (
     DEFINES_ONLY,
     LOADS_CODE,
@@ -168,15 +170,7 @@ def ddl_refusal(tokens: Sequence[Token], scope: Scope) -> Refusal | None:
         found = table_options_refusal(tokens, i, verb)
         if found is not None:
             return found
-    if kind == "EVENT" and verb in ("CREATE", "ALTER"):
-        do = top_level_word(tokens, "DO", i)
-        head = tokens[:do] if do >= 0 else tokens
-        if find_word(head, "ENABLE") >= 0 or (verb == "CREATE" and find_word(head, "DISABLE") < 0):
-            return Refusal(
-                f"{verb} EVENT … ENABLE",
-                "an enabled event runs its statement on the dev server by itself"
-                " (define the event DISABLE)",
-            )
+    # An event is loaded disabled on the dev database (`for_dev`): it never runs there.
     return names_refusal(defined_names(tokens, i, kind, verb), scope)
 
 
@@ -351,3 +345,128 @@ def restore_role(session: Session, previous: object) -> None:
 
 def quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
+
+
+# --- events: loaded disabled -----------------------------------------------------------------
+
+EVENT_STATUS = {"ENABLE": "ENABLED", "DISABLE": "DISABLED"}
+REPLICA_STATUS = "SLAVESIDE_DISABLED"
+
+
+@dataclass(frozen=True)
+class EventStatement:
+    """CREATE/ALTER/DROP EVENT, as far as its status goes. Indexes are into `pieces`
+    (body.lex of the statement, spaces and comments included)."""
+
+    verb: str
+    name: tuple[str, ...]
+    pieces: list[Lexeme]
+    status: str | None
+    """ENABLED, DISABLED or SLAVESIDE_DISABLED when the statement sets one."""
+    status_span: tuple[int, int] | None
+    """The pieces of the status clause (`ENABLE`, `DISABLE ON SLAVE`)."""
+    insert_at: int | None
+    """Where a status clause goes when there is none (before COMMENT or DO)."""
+    renamed: tuple[str, ...] | None = None
+
+
+def event_statement(sql: str) -> EventStatement | None:
+    """The event statement `sql` is, or None for any other statement."""
+    pieces = list(lex(sql))
+    code = [i for i, p in enumerate(pieces) if p.kind not in ("space", "comment")]
+    words = [pieces[i].text.upper() if pieces[i].kind == "word" else "" for i in code]
+    if not words or words[0] not in ("CREATE", "ALTER", "DROP"):
+        return None
+    k = 1
+    while k < len(words) and words[k] in ("OR", "REPLACE"):
+        k += 1
+    if k < len(words) and words[k] == "DEFINER" and "EVENT" in words[k:12]:
+        k = words.index("EVENT", k)  # past `DEFINER = user@host`
+    if k >= len(words) or words[k] != "EVENT":
+        return None
+    k += 1
+    while k < len(words) and words[k] in ("IF", "NOT", "EXISTS"):
+        k += 1
+    name, k = dotted_name(pieces, code, k)
+    status: str | None = None
+    span: tuple[int, int] | None = None
+    insert_at: int | None = None
+    renamed: tuple[str, ...] | None = None
+    while k < len(code):
+        word = words[k]
+        if word == "DO":
+            insert_at = code[k] if insert_at is None else insert_at
+            break
+        if word == "COMMENT" and insert_at is None:
+            insert_at = code[k]
+        elif word == "RENAME" and k + 1 < len(words) and words[k + 1] == "TO":
+            renamed, k = dotted_name(pieces, code, k + 2)
+            continue
+        elif word in EVENT_STATUS:
+            end = k
+            if word == "DISABLE" and k + 2 < len(words) and words[k + 1] == "ON":
+                end = k + 2  # DISABLE ON SLAVE | REPLICA
+            status = REPLICA_STATUS if end > k else EVENT_STATUS[word]
+            span = (code[k], code[end])
+            k = end
+        k += 1
+    return EventStatement(words[0], name, pieces, status, span, insert_at, renamed)
+
+
+def dotted_name(pieces: list[Lexeme], code: list[int], k: int) -> tuple[tuple[str, ...], int]:
+    """The name at code position `k` (`e`, `` `db`.`e` ``) and the position after it."""
+    parts: list[str] = []
+    while k < len(code) and pieces[code[k]].name is not None:
+        parts.append(pieces[code[k]].name or "")
+        if k + 1 < len(code) and pieces[code[k + 1]].text == ".":
+            k += 2
+            continue
+        k += 1
+        break
+    return tuple(parts), k
+
+
+def for_dev(sql: str) -> str:
+    """An event is created (or altered) DISABLE on the dev database, so it never runs
+    its statement there; `event_states` gives back the status the desired SQL wrote."""
+    event = event_statement(sql)
+    if event is None or event.verb == "DROP":
+        return sql
+    pieces = [p.text for p in event.pieces]
+    if event.status_span is not None:
+        start, end = event.status_span
+        return "".join([*pieces[:start], "DISABLE", *pieces[end + 1 :]])
+    if event.verb == "CREATE" and event.insert_at is not None:
+        at = event.insert_at
+        return "".join([*pieces[:at], "DISABLE ", *pieces[at:]])
+    return sql
+
+
+EventKey = tuple[str | None, str]
+"""(database when the statement names one, lower-cased event name)."""
+
+
+def event_key(name: tuple[str, ...]) -> EventKey:
+    schema = name[-2] if len(name) > 1 else None
+    return (schema, name[-1].lower() if name else "")
+
+
+def event_states(statements: Sequence[str]) -> dict[EventKey, str]:
+    """The status each event of a desired state ends in, from its statements in order
+    (ENABLED when created without one, as the server does)."""
+    states: dict[EventKey, str] = {}
+    for sql in statements:
+        event = event_statement(sql)
+        if event is None:
+            continue
+        key = event_key(event.name)
+        if event.verb == "DROP":
+            states.pop(key, None)
+            continue
+        if event.verb == "CREATE":
+            states[key] = event.status or "ENABLED"
+        elif event.status is not None:
+            states[key] = event.status
+        if event.renamed and key in states:
+            states[event_key(event.renamed)] = states.pop(key)
+    return states

@@ -53,6 +53,25 @@ class ServerInfo:
     def has_index_expressions(self) -> bool:
         return self.flavor == MYSQL and self.number >= (8, 0, 13)
 
+    @property
+    def has_compound_statements(self) -> bool:
+        """MariaDB runs `BEGIN NOT ATOMIC … END` outside stored programs: many SHOW
+        statements go in one round trip. MySQL has no such block."""
+        return self.flavor == MARIADB
+
+    @property
+    def keeps_view_column_lists(self) -> bool:
+        """MySQL keeps `CREATE VIEW v (a, b)`'s column list apart from the query (only
+        SHOW CREATE VIEW prints it); MariaDB turns it into the select list's aliases."""
+        return self.flavor == MYSQL
+
+    @property
+    def replica_disable_clause(self) -> str:
+        """How an event is disabled on replicas only (status SLAVESIDE_DISABLED)."""
+        if self.flavor == MYSQL and self.number >= (8, 0, 22):
+            return "DISABLE ON REPLICA"
+        return "DISABLE ON SLAVE"
+
 
 class MySQLSession(Session):
     """A PyMySQL connection in autocommit mode; transactions are explicit."""

@@ -17,6 +17,7 @@ from atlas_operator.engine.changes import (
     ColumnUse,
     DropObject,
     ModifyObject,
+    ModifyTable,
     TableChange,
 )
 from atlas_operator.engine.dependencies import renamed_away
@@ -120,6 +121,9 @@ class ObjectRules:
         """An enum's columns are cast through text to the re-created type; the column
         defaults calling a re-created function are dropped around it and set again."""
         return obj.kind in ("enum", "function")
+
+    def recreates_table(self, change: ModifyTable) -> bool:
+        return False  # every table change is an ALTER TABLE
 
     def breaks_dependents(self, change: TableChange) -> bool:
         """A dropped column, or one whose type or collation changes: PostgreSQL refuses

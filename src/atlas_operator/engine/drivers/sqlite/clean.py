@@ -1,29 +1,29 @@
-"""SQLite dev-database cleaning, the dev-run marker (a table `atlas_dev_marker`, left
-out by `clean` and removed last by `unmark`) and unmanaged-object listing."""
+"""SQLite dev-database cleaning and the dev-run marker (a table `atlas_dev_marker`, left
+out by `clean` and `is_clean`, removed last by `unmark`). Every object of `main` is
+modelled (tables, indexes, views, triggers): nothing is listed as unmanaged."""
 
 from __future__ import annotations
 
 from atlas_operator.engine.drivers.base import DEV_MARKER, Scope, Session
 from atlas_operator.engine.drivers.sqlite.session import quote
-from atlas_operator.engine.model import Unmanaged
+
+USER_OBJECTS = (
+    "type IN ('table', 'view', 'trigger') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> ?"
+)
 
 
-def unmanaged_objects(session: Session, scope: Scope) -> list[Unmanaged]:
-    # Views and triggers: the model covers tables and indexes only (DECISIONS §3.5).
-    rows = session.query(
-        "SELECT type, name, CASE type WHEN 'trigger' THEN tbl_name END FROM sqlite_master"
-        " WHERE type IN ('view', 'trigger') ORDER BY type, name"
+def is_clean(session: Session) -> bool:
+    """No table, view or trigger but the marker: a view or trigger a dead run left
+    behind would otherwise be read as part of the next desired state."""
+    return not session.query(
+        f"SELECT 1 FROM sqlite_master WHERE {USER_OBJECTS} LIMIT 1", [DEV_MARKER]
     )
-    schema = scope.bound or "main"
-    return [Unmanaged(kind, schema, name, table) for kind, name, table in rows]
 
 
 def clean(session: Session, scope: Scope) -> None:
     session.execute("PRAGMA foreign_keys = off")
     for kind, name in session.query(
-        "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view', 'trigger')"
-        " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> ?",
-        [DEV_MARKER],
+        f"SELECT type, name FROM sqlite_master WHERE {USER_OBJECTS}", [DEV_MARKER]
     ):
         session.execute(f"DROP {kind.upper()} IF EXISTS {quote(name)}")
 

@@ -11,6 +11,7 @@ import time
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
 
 from atlas_operator.engine.changes import Change
 from atlas_operator.engine.drivers.base import (
@@ -25,15 +26,18 @@ from atlas_operator.engine.drivers.base import (
 )
 from atlas_operator.engine.drivers.sqlite import clean, execution, sandbox
 from atlas_operator.engine.drivers.sqlite.inspect import inspect_main
+from atlas_operator.engine.drivers.sqlite.objects import inspect_objects
 from atlas_operator.engine.drivers.sqlite.plan import (
+    ObjectRules,
     any_rebuild,
     plan_change,
     with_foreign_keys_off,
 )
 from atlas_operator.engine.drivers.sqlite.session import MAIN, SQLiteSession
-from atlas_operator.engine.model import Realm, Unmanaged
+from atlas_operator.engine.model import Realm
 from atlas_operator.engine.plan import order_changes
 from atlas_operator.engine.sandbox import Refusal
+from atlas_operator.engine.sqltext import unquote_identifier
 from atlas_operator.engine.statements import Dialect
 from atlas_operator.engine.urls import DatabaseURL
 
@@ -102,7 +106,11 @@ class SQLiteDriver(Driver):
             os.close(fd)  # closing the descriptor releases the flock
 
     def inspect(self, session: Session, scope: Scope) -> Realm:
-        return Realm(schemas=(inspect_main(session),))
+        schema = inspect_main(session)
+        objects, dependencies = inspect_objects(session, [t.name for t in schema.tables])
+        return Realm(
+            schemas=(replace(schema, objects=tuple(objects)),), dependencies=tuple(dependencies)
+        )
 
     def plan(
         self,
@@ -119,8 +127,11 @@ class SQLiteDriver(Driver):
             ]
         )
 
-    def unmanaged_objects(self, session: Session, scope: Scope) -> list[Unmanaged]:
-        return clean.unmanaged_objects(session, scope)
+    def dependency_rules(self) -> ObjectRules:
+        return ObjectRules()
+
+    def is_clean(self, session: Session, scope: Scope) -> bool:
+        return clean.is_clean(session)
 
     def clean(self, session: Session, scope: Scope) -> None:
         clean.clean(session, scope)
@@ -147,11 +158,21 @@ class SQLiteDriver(Driver):
         # A rebuild drops and recreates a table; with foreign keys on, the DROP would
         # delete (or cascade) rows of referencing tables. The pragma is a no-op inside a
         # transaction, so it is switched here, and checked with foreign_key_check below.
-        if isinstance(session, SQLiteSession) and any_rebuild(statements):
+        if not isinstance(session, SQLiteSession):
+            return
+        rebuild = any_rebuild(statements)
+        if rebuild:
             session.fk_was_on = bool(session.query("PRAGMA foreign_keys")[0][0])  # type: ignore[attr-defined]
             session.execute("PRAGMA foreign_keys = off")
+        # A rebuild's DROP TABLE, and a DROP VIEW, take the triggers on them along.
+        if rebuild or any(drops_view(s.sql) for s in statements):
+            session.objects_before = views_and_triggers(session)  # type: ignore[attr-defined]
 
     def before_commit(self, session: Session, statements: Sequence[PlannedStatement]) -> None:
+        before: set[tuple[str, str, str]] | None = getattr(session, "objects_before", None)
+        if before is not None:
+            session.objects_before = None  # type: ignore[attr-defined]
+            refuse_lost_objects(before, views_and_triggers(session), statements)
         # With the pragma off during a rebuild, rows that no longer satisfy a foreign
         # key would slip through silently; the check makes the plan fail instead.
         if getattr(session, "fk_was_on", False):
@@ -164,6 +185,8 @@ class SQLiteDriver(Driver):
                 )
 
     def after_apply(self, session: Session, statements: Sequence[PlannedStatement]) -> None:
+        if hasattr(session, "objects_before"):
+            session.objects_before = None
         if getattr(session, "fk_was_on", False):
             session.execute("PRAGMA foreign_keys = on")
             session.fk_was_on = False  # type: ignore[attr-defined]
@@ -173,3 +196,52 @@ class SQLiteDriver(Driver):
 
     def needs_no_transaction(self, error: DatabaseError) -> bool:
         return execution.needs_no_transaction(error)
+
+
+def views_and_triggers(session: Session) -> set[tuple[str, str, str]]:
+    """(type, name, table) of every table, view and trigger, names lower-cased."""
+    rows = session.query(
+        "SELECT type, lower(name), lower(tbl_name) FROM sqlite_master"
+        " WHERE type IN ('table', 'view', 'trigger')"
+    )
+    return {(str(kind), str(name), str(table)) for kind, name, table in rows}
+
+
+def refuse_lost_objects(
+    before: set[tuple[str, str, str]],
+    after: set[tuple[str, str, str]],
+    statements: Sequence[PlannedStatement],
+) -> None:
+    """A rebuilt table takes its triggers with it, as a dropped view does, and the plan
+    re-creates those it manages; one it does not manage (excluded) would be lost without
+    a word, so the plan fails (and rolls back) naming it instead. (A trigger whose table
+    or view the plan drops for good goes with it, as the desired state says.)"""
+    relations = {name for kind, name, _ in after if kind != "trigger"}
+    dropped = {
+        (kind, name)
+        for kind, name, table in before - after
+        if kind != "table"
+        and (kind == "view" or table in relations)
+        and not any(dropped_by(s.sql, kind, name) for s in statements)
+    }
+    if dropped:
+        names = ", ".join(f"{kind} {name}" for kind, name in sorted(dropped))
+        raise DatabaseError(
+            f"rebuilding a table or re-creating a view would drop {names}, which this plan"
+            " does not manage (excluded?): nothing was applied; include it in the desired"
+            " state or re-create it after the apply"
+        )
+
+
+def drops_view(sql: str) -> bool:
+    return [w.upper() for w in sql.split(None, 2)[:2]] == ["DROP", "VIEW"]
+
+
+def dropped_by(sql: str, kind: str, name: str) -> bool:
+    words = sql.split(None, 2)
+    return (
+        len(words) == 3
+        and words[0].upper() == "DROP"
+        and words[1].lower() == kind
+        and unquote_identifier(words[2]).lower() == name
+    )

@@ -1,4 +1,6 @@
-"""SQLite planning: ALTER TABLE where it can, the table-rebuild procedure elsewhere."""
+"""SQLite planning: ALTER TABLE where it can, the table-rebuild procedure elsewhere;
+views and triggers dropped and created (objects.py), and the rules telling
+`engine/dependencies.py` what a change re-creates (`ObjectRules`)."""
 
 from __future__ import annotations
 
@@ -8,18 +10,23 @@ from collections.abc import Sequence
 from atlas_operator.engine.changes import (
     AddColumn,
     AddIndex,
+    AddObject,
     AddSchema,
     AddTable,
     Change,
     DropIndex,
+    DropObject,
     DropSchema,
     DropTable,
+    ModifyObject,
     ModifySchema,
     ModifyTable,
+    TableChange,
 )
 from atlas_operator.engine.drivers.base import PlannedStatement, UnsupportedChangeError
+from atlas_operator.engine.drivers.sqlite.objects import plan_object
 from atlas_operator.engine.drivers.sqlite.session import quote
-from atlas_operator.engine.model import Column, ForeignKey, Index, Table
+from atlas_operator.engine.model import Column, ForeignKey, Index, Realm, SchemaObject, Table
 
 # Atlas's plan carries these around a table rebuild (sql/sqlite/migrate.go), so a printed
 # plan runs as a migration. Inside a transaction they are no-ops: applying a plan, the
@@ -30,6 +37,35 @@ FOREIGN_KEYS_OFF = PlannedStatement(
 FOREIGN_KEYS_ON = PlannedStatement(
     "PRAGMA foreign_keys = on", "Enable back the enforcement of foreign-keys constraints"
 )
+
+
+class ObjectRules:
+    """What SQLite re-creates, for `engine/dependencies.py`.
+
+    A changed view or trigger is dropped and created at once (there is no ALTER VIEW
+    or ALTER TRIGGER). SQLite keeps no link from the views and triggers naming it, but
+    DROP VIEW deletes the (INSTEAD OF) triggers on the view: a changed view replaces,
+    so what depends on it is dropped first and created again after it. A changed
+    trigger counts as in place (nothing goes with it). A table it rebuilds is another
+    matter:
+    the rebuild's DROP TABLE takes the table's triggers with it, and its RENAME fails
+    while any view or trigger names a missing table, so every view and trigger using
+    the table is dropped before the rebuild and created after it."""
+
+    def replaces(self, before: SchemaObject, after: SchemaObject) -> bool:
+        return before.kind == "view"
+
+    def breaks_dependents(self, change: TableChange) -> bool:
+        return False  # SQLite records no column-level dependencies: rebuilds cover it
+
+    def converts_columns(self, obj: SchemaObject) -> bool:
+        return False
+
+    def implicit_object(self, current: Realm, obj: SchemaObject) -> SchemaObject | None:
+        return None
+
+    def recreates_table(self, change: ModifyTable) -> bool:
+        return rebuilds(change)
 
 
 def any_rebuild(statements: Sequence[PlannedStatement]) -> bool:
@@ -54,6 +90,8 @@ def plan_change(change: Change) -> list[PlannedStatement]:
         ]
     if isinstance(change, ModifyTable):
         return modify_table(change)
+    if isinstance(change, (AddObject, DropObject, ModifyObject)):
+        return plan_object(change)
     if isinstance(change, (AddSchema, DropSchema, ModifySchema)):
         raise UnsupportedChangeError("SQLite has a single schema (main); schemas cannot change")
     raise UnsupportedChangeError(f"SQLite cannot plan {type(change).__name__}")
@@ -151,9 +189,15 @@ def create_index(table: str, index: Index) -> PlannedStatement:
 
 
 def modify_table(change: ModifyTable) -> list[PlannedStatement]:
-    if all(simple_alter(c) for c in change.changes):
+    if not rebuilds(change):
         return [s for c in change.changes for s in simple_statement(change.after.name, c)]
     return rebuild_table(change)
+
+
+def rebuilds(change: ModifyTable) -> bool:
+    """Whether the change needs the table-rebuild procedure (some part of it is beyond
+    ALTER TABLE and CREATE/DROP INDEX)."""
+    return not all(simple_alter(c) for c in change.changes)
 
 
 def simple_alter(change: object) -> bool:

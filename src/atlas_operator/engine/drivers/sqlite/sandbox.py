@@ -10,6 +10,13 @@ The in-memory dev database lives inside the operator's process, which can write 
 file the operator can, so SQLite's authorizer enforces the same on the connection while
 the desired state loads: ATTACH, DETACH, other pragmas and anything on a schema other
 than main/temp are denied by the database itself.
+
+SQLite creates a view over a missing table, or a trigger whose body names one, and
+fails only when it is used — or when any table is renamed, as every table rebuild
+does. So each view and trigger of a desired state is checked as it is created, by
+renaming a scratch table inside a savepoint (SQLite then resolves every view and
+trigger): one that does not resolve is dropped again and its statement fails (it is
+retried after the others, as a view over a table defined further down must be).
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from atlas_operator.engine.drivers.base import Scope, Session
+from atlas_operator.engine.drivers.base import DatabaseError, Scope, Session
+from atlas_operator.engine.drivers.sqlite.session import SQLiteSession, quote
 from atlas_operator.engine.sandbox import (
     DEFINES_ONLY,
     REACHES_OUT,
@@ -29,7 +37,7 @@ from atlas_operator.engine.sandbox import (
     read_name,
     top_level_word,
 )
-from atlas_operator.engine.sqlhead import Token, find_word, head_tokens, skip_words
+from atlas_operator.engine.sqlhead import Token, as_written, find_word, head_tokens, skip_words
 
 SCHEMAS = frozenset({"main", "temp"})
 OBJECTS = ("VIRTUAL TABLE", "TABLE", "INDEX", "VIEW", "TRIGGER")
@@ -124,13 +132,57 @@ def authorizer(
 
 @contextmanager
 def sandboxed(session: Session, scope: Scope) -> Iterator[None]:
-    """The authorizer on the dev connection while the desired state loads."""
-    conn: sqlite3.Connection | None = getattr(session, "conn", None)
-    if conn is None:
+    """The authorizer on the dev connection while the desired state loads, and the
+    check that every view and trigger created resolves what it names."""
+    if not isinstance(session, SQLiteSession):
         yield
         return
-    conn.set_authorizer(authorizer)
+    session.conn.set_authorizer(authorizer)
+    session.checks = check_created_object
     try:
         yield
     finally:
-        conn.set_authorizer(None)
+        session.checks = None
+        session.conn.set_authorizer(None)
+
+
+SCRATCH = "atlas_dev_check"
+
+
+def check_created_object(session: SQLiteSession, sql: str) -> None:
+    """Fails (and drops it again) a view or trigger `sql` just created that names a
+    table, view or column that does not exist."""
+    created = created_object(sql)
+    if created is None:
+        return
+    kind, name = created
+    conn = session.conn
+    conn.execute(f"SAVEPOINT {SCRATCH}")
+    try:
+        conn.execute(f"CREATE TABLE {SCRATCH} (x)")
+        conn.execute(f"ALTER TABLE {SCRATCH} RENAME TO {SCRATCH}_renamed")
+        problem = None
+    except sqlite3.Error as err:
+        problem = str(err)
+    finally:
+        conn.execute(f"ROLLBACK TO {SCRATCH}")
+        conn.execute(f"RELEASE {SCRATCH}")
+    if problem is not None:
+        target = ".".join(quote(part) for part in name)
+        conn.execute(f"DROP {kind} IF EXISTS {target}")
+        raise DatabaseError(problem)
+
+
+def created_object(sql: str) -> tuple[str, tuple[str, ...]] | None:
+    """("VIEW" or "TRIGGER", its name as written) when `sql` is a CREATE VIEW/TRIGGER."""
+    tokens = head_tokens(sql, limit=16, quotes='"`[')
+    if not tokens or tokens[0].word != "CREATE":
+        return None
+    i = 1
+    while i < len(tokens) and tokens[i].word in MODIFIERS:
+        i += 1
+    if i >= len(tokens) or tokens[i].word not in ("VIEW", "TRIGGER"):
+        return None
+    kind = tokens[i].word
+    name, _ = read_name(tokens, skip_words(tokens, i + 1, ("IF", "NOT", "EXISTS")), as_written)
+    return (kind, name) if name else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from atlas_operator.engine.drivers.base import DatabaseError, Session
@@ -13,6 +13,10 @@ MAIN = "main"
 
 
 class SQLiteSession(Session):
+    checks: Callable[[SQLiteSession, str], None] | None = None
+    """Called after each statement `execute` ran, to refuse what SQLite accepts but
+    cannot use (a desired state's view over a missing table: sandbox.py)."""
+
     def __init__(self, url: DatabaseURL) -> None:
         self.url = url
         target, uri = url.sqlite_target()
@@ -28,6 +32,8 @@ class SQLiteSession(Session):
             self.conn.execute(sql)
         except sqlite3.Error as err:
             raise DatabaseError(str(err)) from None
+        if self.checks is not None:
+            self.checks(self, sql)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:

@@ -1,0 +1,186 @@
+"""MySQL/MariaDB text of views, routines, triggers and events: a lexer that knows the
+dialect's quoting and comments, and what the object inspection builds on it.
+
+- `normal_form`: what a stored body is compared as. The servers keep routine, trigger
+  and event bodies as written (`ROUTINE_DEFINITION`, `ACTION_STATEMENT`,
+  `EVENT_DEFINITION`), so reformatting the desired SQL would otherwise plan a change:
+  comments are dropped, whitespace is kept only where it separates two words, and
+  unquoted text is lower-cased (keywords and column, variable and routine names are
+  case-insensitive); string literals and quoted identifiers are kept exactly.
+- `strip_qualifier`: a view definition as the server stores it names every table with
+  its database (`` `app`.`t` ``); in schema scope the bound database's own qualifier is
+  removed, so a dev database of another name compares equal and the plan stays
+  unqualified.
+- `name_uses`: the dotted names a text uses, for dependencies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+WORD_CHARS = frozenset("_$@")
+
+
+@dataclass(frozen=True)
+class Lexeme:
+    """One piece of MySQL text: `space`, `comment`, `string`, `ident` (backquoted),
+    `word` (bare word or number) or `punct`; `text` is exactly what was written, so
+    joining the pieces gives the input back."""
+
+    kind: str
+    text: str
+
+    @property
+    def name(self) -> str | None:
+        """The identifier it spells (unquoted), or None when it is no name."""
+        if self.kind == "ident":
+            return self.text[1:-1].replace("``", "`")
+        if self.kind == "word":
+            return self.text
+        return None
+
+
+def is_word_char(ch: str) -> bool:
+    return ch.isalnum() or ch in WORD_CHARS
+
+
+def lex(text: str) -> Iterator[Lexeme]:
+    """The pieces of `text`. MySQL's executable comments (`/*!50001 … */`, `/*M! … */`)
+    hold code: their markers are yielded as comments and their content as code."""
+    i, n, executable = 0, len(text), 0
+    while i < n:
+        ch = text[i]
+        if ch.isspace():
+            j = i
+            while j < n and text[j].isspace():
+                j += 1
+            yield Lexeme("space", text[i:j])
+        elif ch in "'\"`":
+            j = quoted_end(text, i)
+            yield Lexeme("ident" if ch == "`" else "string", text[i:j])
+        elif ch == "#" or (text.startswith("--", i) and (i + 2 == n or text[i + 2].isspace())):
+            j = text.find("\n", i)
+            j = n if j < 0 else j
+            yield Lexeme("comment", text[i:j])
+        elif text.startswith("/*!", i) or text.startswith("/*M!", i):
+            j = i + (3 if text[i + 2] == "!" else 4)
+            while j < n and text[j].isdigit():
+                j += 1
+            executable += 1
+            yield Lexeme("comment", text[i:j])
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            j = n if end < 0 else end + 2
+            yield Lexeme("comment", text[i:j])
+        elif executable and text.startswith("*/", i):
+            executable -= 1
+            j = i + 2
+            yield Lexeme("comment", text[i:j])
+        elif is_word_char(ch):
+            j = i
+            while j < n and is_word_char(text[j]):
+                j += 1
+            yield Lexeme("word", text[i:j])
+        else:
+            j = i + 1
+            yield Lexeme("punct", ch)
+        i = j
+
+
+def quoted_end(text: str, i: int) -> int:
+    """Just past the quoted piece opening at `i`: a doubled quote escapes it, and a
+    backslash escapes the next character in strings (not in backquoted names)."""
+    quote, j = text[i], i + 1
+    while j < len(text):
+        if text[j] == "\\" and quote != "`":
+            j += 2
+            continue
+        if text[j] == quote:
+            if j + 1 < len(text) and text[j + 1] == quote:
+                j += 2
+                continue
+            return j + 1
+        j += 1
+    return len(text)
+
+
+def normal_form(text: str) -> str:
+    """The text without comments and layout, unquoted text lower-cased (see above)."""
+    out: list[str] = []
+    spaced = False
+    for piece in lex(text):
+        if piece.kind in ("space", "comment"):
+            spaced = True
+            continue
+        glued = piece.kind in ("word", "string", "ident")
+        if spaced and out and glued and separates(out[-1]):
+            out.append(" ")
+        out.append(piece.text.lower() if piece.kind == "word" else piece.text)
+        spaced = False
+    return "".join(out)
+
+
+def separates(previous: str) -> bool:
+    """Whether a space between `previous` and a following word is significant."""
+    last = previous[-1]
+    return is_word_char(last) or last in "'\"`"
+
+
+def strip_qualifier(text: str, schema: str) -> str:
+    """`text` without the `schema.` qualifiers of names (quoted or not), outside
+    strings and comments: `` `app`.`t`.`id` `` → `` `t`.`id` `` for schema `app`."""
+    pieces = list(lex(text))
+    out: list[str] = []
+    i = 0
+    while i < len(pieces):
+        piece = pieces[i]
+        after_dot = bool(out) and out[-1] == "."
+        if (
+            piece.name == schema
+            and not after_dot
+            and i + 1 < len(pieces)
+            and pieces[i + 1].text == "."
+            and i + 2 < len(pieces)
+            and pieces[i + 2].kind in ("ident", "word")
+        ):
+            # The qualifier and its dot go; the name they qualify stays as it is, even
+            # when it is spelt like the schema (`app`.`app`.`id`).
+            out.append(pieces[i + 2].text)
+            i += 3
+            continue
+        out.append(piece.text)
+        i += 1
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class NameUse:
+    """A dotted name used in a text: its parts, and whether a call follows (`f(`)."""
+
+    parts: tuple[str, ...]
+    call: bool = False
+    after: str = ""
+    """The keyword before the name, upper-cased (`CALL`, `FROM`), or ""."""
+
+
+def name_uses(text: str) -> list[NameUse]:
+    """Every dotted name of `text` outside strings and comments: `a`, `` `d`.`t` ``,
+    `d.t.c`, with whether it is called and the keyword before it."""
+    pieces = [p for p in lex(text) if p.kind not in ("space", "comment")]
+    uses: list[NameUse] = []
+    i = 0
+    while i < len(pieces):
+        if pieces[i].name is None or (i > 0 and pieces[i - 1].text == "."):
+            i += 1
+            continue
+        before = pieces[i - 1].text.upper() if i > 0 and pieces[i - 1].kind == "word" else ""
+        parts = [pieces[i].name or ""]
+        j = i + 1
+        while j + 1 < len(pieces) and pieces[j].text == "." and pieces[j + 1].name is not None:
+            parts.append(pieces[j + 1].name or "")
+            j += 2
+        call = j < len(pieces) and pieces[j].text == "("
+        uses.append(NameUse(tuple(parts), call, before))
+        i = j
+    return uses
