@@ -13,9 +13,6 @@ Writes bench/results/pg_objects.json.
 from __future__ import annotations
 
 import argparse
-import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +26,13 @@ sys.path.insert(0, str(REPO))
 from atlas_operator.engine.declarative import ApplyPolicy, schema_apply  # noqa: E402
 from atlas_operator.engine.urls import DatabaseURL, parse_url  # noqa: E402
 from bench.report import write_results  # noqa: E402
-from bench.schema_apply import create_database, drop, generate_schema, run_client  # noqa: E402
+from bench.schema_apply import (  # noqa: E402
+    cli_replan,
+    create_database,
+    drop,
+    generate_schema,
+    run_client,
+)
 
 
 def generate_objects(tables: int, views: int, functions: int, triggers: int) -> str:
@@ -65,41 +68,6 @@ def generate_objects(tables: int, views: int, functions: int, triggers: int) -> 
             f" FOR EACH ROW EXECUTE FUNCTION {function}();"
         )
     return "\n".join(out) + "\n"
-
-
-def cli_replan(target: DatabaseURL, dev: DatabaseURL, schema_file: Path) -> tuple[float, float]:
-    """Seconds and peak RSS (MiB) of a one-shot `schema apply --dry-run`."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    started = time.perf_counter()
-    done = subprocess.run(
-        [
-            str(REPO / ".venv" / "bin" / "atlas-operator"),
-            "schema",
-            "apply",
-            "-u",
-            url_text(target),
-            "--to",
-            f"file://{schema_file}",
-            "--dev-url",
-            url_text(dev),
-            "--dry-run",
-        ],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
-        check=False,
-    )
-    seconds = time.perf_counter() - started
-    if done.returncode != 0 or "Schema is synced" not in done.stdout:
-        raise RuntimeError(f"re-plan not empty: {done.stdout[-500:]} {done.stderr[-500:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, max(peak, before) / 1024
-
-
-def url_text(url: DatabaseURL) -> str:
-    from tests.rig.databases import url_text as with_password
-
-    return with_password(url)
 
 
 def bench(admin: DatabaseURL, tables: int) -> dict[str, Any]:

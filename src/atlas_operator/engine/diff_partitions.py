@@ -10,6 +10,8 @@ What the server can do in place, and what this module asks for:
   when its upper bound moves.
 - HASH and KEY: partitions added at the end (`ADD PARTITION`), a count that grows or
   shrinks (`ADD PARTITION PARTITIONS n`, `COALESCE PARTITION n`).
+- LIST with a DEFAULT partition (MariaDB): a run whose values change takes DEFAULT in,
+  and a DEFAULT that moves means partitioning anew (see `default_index`).
 - Anything else (another scheme or subpartitioning, partitioning added or removed, a
   RANGE whose last bound shrinks): the table is partitioned anew (`PARTITION BY …`,
   `REMOVE PARTITIONING`), a copy that keeps every row or fails.
@@ -103,6 +105,11 @@ def listed_changes(before: Partitioning, after: Partitioning) -> list[TableChang
     cut, put = list(old[head : len(old) - tail]), list(new[head : len(new) - tail])
     if not cut and not put:
         return [ModifyPartitioning(before, after)]  # a difference outside the partitions
+    if before.by.method not in RANGED and put:
+        if default_index(old) != default_index(new):
+            return [ModifyPartitioning(before, after)]
+        head, tail = with_default_partition(old, head, tail, cut, put)
+        cut, put = list(old[head : len(old) - tail]), list(new[head : len(new) - tail])
     if not cut and not tail:
         return [AddPartitions(tuple(put))]
     if not put:
@@ -116,6 +123,36 @@ def listed_changes(before: Partitioning, after: Partitioning) -> list[TableChang
     if ranged and upper(cut[-1]) != upper(put[-1]):
         return last_range_changes(before, after, cut, put)
     return [reorganize(cut, put, ranged)]
+
+
+def default_index(partitions: tuple[Partition, ...]) -> int | None:
+    """Where the LIST DEFAULT partition (MariaDB) is. While it moves (or comes or goes),
+    REORGANIZE and ADD PARTITION put rows in the wrong partitions without a word
+    (MariaDB 10.11: CHECK TABLE then finds `a misplaced row`, and queries pruned to the
+    right partition miss it), so the table is partitioned anew instead."""
+    return next((i for i, p in enumerate(partitions) if p.bound == "DEFAULT"), None)
+
+
+def with_default_partition(
+    old: tuple[Partition, ...], head: int, tail: int, cut: list[Partition], put: list[Partition]
+) -> tuple[int, int]:
+    """(head, tail) widened so the run takes in the LIST DEFAULT partition (MariaDB) when
+    the run's values change. The server moves no row out of a partition the operation
+    leaves alone: a value that goes to a new partition would stay in DEFAULT, where the
+    partition pruning of every query looks past it, and one that leaves the run would
+    find no partition (`Found a row in wrong partition`). Reorganised together, DEFAULT
+    gives and takes what it must. (A partition only dropped deletes its rows: that is
+    what DROP PARTITION says, and it is reported as destructive.)"""
+    if list_values(cut) == list_values(put):
+        return head, tail
+    index = default_index(old)
+    if index is None:
+        return head, tail
+    if index < head:
+        return index, tail
+    if index >= len(old) - tail:
+        return head, len(old) - index - 1
+    return head, tail  # DEFAULT is in the run already
 
 
 def common_head(old: tuple[Partition, ...], new: tuple[Partition, ...]) -> int:
@@ -187,8 +224,16 @@ def compare_values(a: str, b: str) -> int | None:
     if INTEGER.fullmatch(a) and INTEGER.fullmatch(b):
         return 1 if int(a) > int(b) else -1
     if ISO_DATE.fullmatch(a) and ISO_DATE.fullmatch(b):
-        return 1 if a > b else -1
+        # A date is its midnight: '2024-01-01' < '2024-01-01 10:00:00'.
+        left, right = iso_datetime(a), iso_datetime(b)
+        return 0 if left == right else 1 if left > right else -1
     return None
+
+
+def iso_datetime(literal: str) -> str:
+    """`'2024-01-01'` → `2024-01-01 00:00:00`: text that orders as the value does."""
+    text = literal[1:-1]
+    return text + " 00:00:00" if len(text) == 10 else text
 
 
 def list_covers(put: list[Partition], cut: list[Partition]) -> bool:

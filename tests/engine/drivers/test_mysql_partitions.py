@@ -235,9 +235,13 @@ def test_list_reorganisation_that_leaves_values_out_loses_rows() -> None:
     (widen,) = partitioning_changes(before, listed(("a", "1,2"), ("b", "3,4,5")))
     assert isinstance(widen, ReorganizePartitions)
     assert not widen.loses_rows
+    # A DEFAULT partition that comes: MariaDB refuses to REORGANIZE into one alone, and
+    # next to others it deletes the rows it should take (`b (3), c DEFAULT` loses 4):
+    # partitioned anew, which keeps them.
     (default,) = partitioning_changes(before, listed(("a", "1,2"), ("b", "DEFAULT")))
-    assert isinstance(default, ReorganizePartitions)
-    assert not default.loses_rows
+    assert isinstance(default, ModifyPartitioning)
+    after = listed(("a", "1,2"), ("b", "3"), ("c", "DEFAULT"))
+    assert partitioning_changes(before, after) == [ModifyPartitioning(before, after)]
     (drop,) = partitioning_changes(before, listed(("a", "1,2")))
     assert isinstance(drop, DropPartitions)
 
@@ -755,3 +759,101 @@ def test_range_columns_comment_and_split_before_maxvalue(
     oracle = target.with_schema(make_database("oracle"))
     options.run(oracle, desired)
     assert partition_clause(target, "orders") == partition_clause(oracle, "orders")
+
+
+def test_list_changes_take_the_default_partition_in() -> None:
+    """A LIST run whose values change is reorganised together with the DEFAULT partition
+    (MariaDB): the server moves no row out of a partition left alone, so a value going
+    to a new partition would stay in DEFAULT (out of reach of partition pruning) and one
+    leaving the run would fail the statement (`Found a row in wrong partition`)."""
+    first = listed(("d", "DEFAULT"), ("a", "1,2"))
+    (add,) = partitioning_changes(first, listed(("d", "DEFAULT"), ("a", "1,2"), ("b", "3")))
+    assert isinstance(add, ReorganizePartitions)
+    assert (names(add.before), names(add.after)) == (["d", "a"], ["d", "a", "b"])
+    assert not add.loses_rows
+
+    last = listed(("a", "1,2"), ("b", "3"), ("d", "DEFAULT"))
+    (narrow,) = partitioning_changes(last, listed(("a", "1"), ("b", "3"), ("d", "DEFAULT")))
+    assert isinstance(narrow, ReorganizePartitions)
+    assert (names(narrow.before), names(narrow.after)) == (["a", "b", "d"], ["a", "b", "d"])
+    assert not narrow.loses_rows
+    # Values unchanged (a comment): the run stays as it is.
+    commented = (Partition("a", "VALUES IN (1,2)", comment="c"), *last.partitions[1:])
+    (comment,) = partitioning_changes(last, replace(last, partitions=commented))
+    assert isinstance(comment, ReorganizePartitions)
+    assert names(comment.before) == ["a"]
+    # A partition inserted before a last DEFAULT moves it: partitioned anew.
+    (moved,) = partitioning_changes(
+        last, listed(("a", "1,2"), ("b", "3"), ("c", "4"), ("d", "DEFAULT"))
+    )
+    assert isinstance(moved, ModifyPartitioning)
+    # A dropped partition still deletes its rows: that is what DROP PARTITION says.
+    (drop,) = partitioning_changes(last, listed(("a", "1,2"), ("d", "DEFAULT")))
+    assert isinstance(drop, DropPartitions)
+
+
+def test_a_date_bound_is_its_midnight() -> None:
+    assert compare_bounds("'2024-01-01'", "'2024-01-01 10:00:00'") == -1
+    assert compare_bounds("'2024-01-01 00:00:00'", "'2024-01-01'") == 0
+    assert compare_bounds("'2024-01-02'", "'2024-01-01 23:59:59'") == 1
+
+
+@DB
+def test_list_values_and_the_default_partition_keep_every_row_reachable(
+    pair: tuple[DatabaseURL, DatabaseURL], make_database: base.MakeDatabase
+) -> None:
+    target, dev = pair
+    codes = """CREATE TABLE codes (
+  id int NOT NULL,
+  code int NOT NULL,
+  PRIMARY KEY (id, code)
+) PARTITION BY LIST (code) ({partitions})"""
+    other = "PARTITION `other``s` DEFAULT COMMENT 'the rest'"
+    apply(pair, codes.format(partitions=f"{other}, PARTITION a VALUES IN (1, 2)"))
+    values = range(1, 9)
+    base.admin_run(
+        target,
+        f"INSERT INTO `{target.schema}`.codes VALUES " + ", ".join(f"({v}, {v})" for v in values),
+    )
+
+    def reachable() -> int:
+        # Pruned to the partitions that should hold each value: a row left in the wrong
+        # one is not found.
+        return sum(
+            int(
+                base.admin_run(
+                    target, f"SELECT COUNT(*) FROM `{target.schema}`.codes WHERE code = {v}"
+                )[0][0]
+            )
+            for v in values
+        )
+
+    steps = [
+        # Added after DEFAULT, widened, a value left to DEFAULT: reorganised with it.
+        (f"{other}, PARTITION a VALUES IN (1, 2), PARTITION b VALUES IN (3, 4)", "REORGANIZE"),
+        (f"{other}, PARTITION a VALUES IN (1, 2, 5), PARTITION b VALUES IN (3, 4)", "REORGANIZE"),
+        (f"{other}, PARTITION a VALUES IN (1), PARTITION b VALUES IN (3, 4)", "REORGANIZE"),
+        # DEFAULT moves (to the end, then a partition goes before it): partitioned anew,
+        # as MariaDB's REORGANIZE misplaces rows then.
+        (f"PARTITION a VALUES IN (1), PARTITION b VALUES IN (3, 4, 6), {other}", "PARTITION BY"),
+        (
+            f"PARTITION a VALUES IN (1), PARTITION b VALUES IN (3, 4, 6),"
+            f" PARTITION c VALUES IN (7), {other}",
+            "PARTITION BY",
+        ),
+    ]
+    for partitions, operation in steps:
+        desired = codes.format(partitions=partitions)
+        # Nothing is lost, so the strict policy lets every step through.
+        report = schema_apply(target, desired, dev, ApplyPolicy(lint_destructive_error=True))
+        assert report.error is None, report.error
+        assert len(report.applied) == 1
+        assert operation in report.applied[0]
+        assert base.replan(target, dev, desired) == []
+        assert rows(target, "codes") == len(values)
+        assert reachable() == len(values)
+        checked = base.admin_run(target, f"CHECK TABLE `{target.schema}`.codes")
+        assert checked[-1][-1] == "OK", checked
+        oracle = target.with_schema(make_database("oracle"))
+        options.run(oracle, desired)
+        assert partition_clause(target, "codes") == partition_clause(oracle, "codes")

@@ -475,3 +475,90 @@ def test_a_rebuild_never_loses_an_excluded_trigger(target: DatabaseURL) -> None:
     assert "trigger users_log" in report.error
     assert "does not manage" in report.error
     assert master(path_of(target)) == before
+
+
+ON_VIEW = """
+create table t (id int, v text);
+create view v as select id, v from t;
+create trigger vi instead of insert on v begin insert into t values (new.id, new.v); end;
+create trigger vu instead of update of v on v begin update t set v = new.v where id = old.id; end;
+"""
+
+
+def test_a_changed_view_keeps_the_triggers_on_it(target: DatabaseURL, tmp_path: Path) -> None:
+    """DROP VIEW deletes the INSTEAD OF triggers on the view: they are dropped first and
+    created again after it, also when they change in the same plan."""
+    converge(target, tmp_path, ON_VIEW)
+    changed = ON_VIEW.replace("from t;", "from t where id > 0;")
+    applied = converge(target, tmp_path, changed)
+    assert applied.index("DROP TRIGGER `vi`") < applied.index("DROP VIEW `v`")
+    with sqlite3.connect(path_of(target)) as conn:
+        conn.execute("INSERT INTO v VALUES (1, 'a')")
+        assert conn.execute("SELECT id, v FROM t").fetchall() == [(1, "a")]
+    conn.close()
+    renamed = (
+        changed.replace("create view v as", "create view v(a, b) as")
+        .replace("new.id, new.v", "new.a, new.b")
+        .replace("update of v on v", "update of b on v")
+        .replace("set v = new.v where id = old.id", "set v = new.b where id = old.a")
+    )
+    converge(target, tmp_path, renamed)
+    converge(target, tmp_path, ON_VIEW)
+
+
+def test_a_changed_view_never_loses_an_excluded_trigger(target: DatabaseURL) -> None:
+    apply(target, ON_VIEW)
+    before = master(path_of(target))
+    report = schema_apply(
+        target,
+        ON_VIEW.replace("from t;", "from t where id > 0;"),
+        default_dev_url(target),
+        ApplyPolicy(exclude=("v.vi[type=trigger]",)),
+    )
+    assert report.error is not None
+    assert "trigger vi" in report.error
+    assert master(path_of(target)) == before
+
+
+def test_a_trigger_goes_with_its_dropped_table_next_to_a_rebuild(target: DatabaseURL) -> None:
+    """The check for triggers a rebuild would lose leaves those whose table the plan
+    drops for good: they go as the desired state says."""
+    apply(target, REBUILD)
+    changed = REBUILD.replace("age int", "age int not null default 0").replace(
+        "CREATE TRIGGER other_log after insert on other begin select 1; end;", ""
+    )
+    changed = changed.replace("create table other (id int);", "").replace(
+        "CREATE VIEW others as select id from other;", ""
+    )
+    apply(target, changed, exclude=("other.other_log[type=trigger]",))
+    assert [r[1] for r in master(path_of(target), ("table", "trigger"))] == [
+        "logs",
+        "users",
+        "logs_count",
+        "users_log",
+    ]
+
+
+def test_the_case_of_a_views_column_names_is_a_change(target: DatabaseURL, tmp_path: Path) -> None:
+    """Names fold their case in the normal form, but the names of a view's columns are
+    what clients read: an alias's or a column list's case is compared."""
+    base_sql = "create table t (id int);\n"
+    converge(target, tmp_path, base_sql + 'create view v as select id as "MyId" from t;')
+    converge(target, tmp_path, base_sql + "create view v as select id as myid from t;")
+    converge(target, tmp_path, base_sql + "create view v(A) as select id from t;")
+    converge(target, tmp_path, base_sql + "create view v(a) as select id from t;")
+    # The case of a name elsewhere still changes nothing.
+    assert replan(target, base_sql + "CREATE VIEW v(a) AS SELECT ID FROM T") == []
+
+
+def test_quoted_value_words_and_blobs_keep_their_meaning() -> None:
+    assert normal_form("create view v as select current_date") != normal_form(
+        'create view v as select "current_date"'
+    )
+    assert normal_form('create view v as select "Current_Date"') == normal_form(
+        "create view v as select [current_date]"
+    )
+    # A blob literal is one token; an identifier followed by a string is an alias.
+    assert normal_form("create view v as select x'ab'") != normal_form(
+        "create view v as select x 'ab'"
+    )

@@ -148,9 +148,13 @@ def inspect_objects(
     relations.update(
         {name.lower(): ObjectRef("view", MAIN, name) for kind, name, _, _ in rows if kind == "view"}
     )
+    triggered = {table.lower() for kind, _, table, _ in rows if kind == "trigger"}
     objects: list[SchemaObject] = []
     dependencies: list[Dependency] = []
     for kind, name, table, sql in rows:
+        source = [("sql", sql)]
+        if kind == "view" and name.lower() in triggered:
+            source.append(("triggers", "yes"))
         on = relations.get(table.lower()) if kind == "trigger" else None
         obj = SchemaObject(
             kind=kind,
@@ -158,7 +162,7 @@ def inspect_objects(
             table=(on.name if on else table) if kind == "trigger" else None,
             definition=normal_form(sql),
             attrs=view_columns(session, name) if kind == "view" else (),
-            source=(("sql", sql),),
+            source=tuple(source),
         )
         objects.append(obj)
         dependent = object_ref(obj)
@@ -171,6 +175,11 @@ def inspect_objects(
         )
     objects.sort(key=lambda o: (o.kind, o.table or "", o.name))
     return objects, dependencies
+
+
+def has_triggers(view: SchemaObject) -> bool:
+    """Whether triggers are on the view (as inspected): DROP VIEW deletes them."""
+    return view.rendering("triggers") is not None
 
 
 def view_columns(session: Session, name: str) -> tuple[tuple[str, str], ...]:

@@ -24,7 +24,7 @@ from atlas_operator.engine.changes import (
     TableChange,
 )
 from atlas_operator.engine.drivers.base import PlannedStatement, UnsupportedChangeError
-from atlas_operator.engine.drivers.sqlite.objects import plan_object
+from atlas_operator.engine.drivers.sqlite.objects import has_triggers, plan_object
 from atlas_operator.engine.drivers.sqlite.session import quote
 from atlas_operator.engine.model import Column, ForeignKey, Index, Realm, SchemaObject, Table
 
@@ -43,17 +43,16 @@ class ObjectRules:
     """What SQLite re-creates, for `engine/dependencies.py`.
 
     A changed view or trigger is dropped and created at once (there is no ALTER VIEW
-    or ALTER TRIGGER). SQLite keeps no link from the views and triggers naming it, but
-    DROP VIEW deletes the (INSTEAD OF) triggers on the view: a changed view replaces,
-    so what depends on it is dropped first and created again after it. A changed
-    trigger counts as in place (nothing goes with it). A table it rebuilds is another
-    matter:
+    or ALTER TRIGGER). SQLite keeps no link from the views and triggers naming it, so
+    they stay: the change counts as in place. But DROP VIEW deletes the (INSTEAD OF)
+    triggers on the view: a changed view with triggers replaces, so what depends on it
+    is dropped first and created again after it. A table it rebuilds is another matter:
     the rebuild's DROP TABLE takes the table's triggers with it, and its RENAME fails
     while any view or trigger names a missing table, so every view and trigger using
     the table is dropped before the rebuild and created after it."""
 
     def replaces(self, before: SchemaObject, after: SchemaObject) -> bool:
-        return before.kind == "view"
+        return before.kind == "view" and has_triggers(before)
 
     def breaks_dependents(self, change: TableChange) -> bool:
         return False  # SQLite records no column-level dependencies: rebuilds cover it
