@@ -330,12 +330,12 @@ ROUTINES_REFORMATTED = """
 create table t (id int primary key, name varchar(20));
 CREATE FUNCTION greet(who VARCHAR(20) CHARSET latin1) RETURNS VARCHAR(40) DETERMINISTIC
   COMMENT 'says hello'
-  RETURN CONCAT('hello ',   who);
+  RETURN concat('hello ',   who);
 create procedure count_named(in who varchar(20), out n int) reads sql data
-BEGIN
-  # the layout and comments are not the routine
-  SELECT COUNT(*) INTO n FROM t WHERE name = who;
-END;
+begin
+  # the layout, comments and the case of reserved words are not the routine
+  SELECT count(*) INTO n FROM t WHERE name = who;
+end;
 """
 ROUTINES_V2 = """
 create table t (id int primary key, name varchar(20));
@@ -423,6 +423,49 @@ def test_delimiter_and_begin_end_bodies_load_apply_and_replan_nothing(
     assert replan(target, dev, DELIMITED) == []
     admin_run(target, f"INSERT INTO `{target.schema}`.t (id) VALUES (1)")
     assert admin_run(target, f"SELECT n FROM `{target.schema}`.t") == [(0,)]
+
+
+AS_WRITTEN_V1 = """
+create table t (id int primary key, a varchar(20));
+create table Log (id int);
+create table log (id int);
+create function cs() returns varchar(20) deterministic return charset(_latin1'a');
+create procedure p() select id as MyId from t;
+create trigger tr after insert on t for each row insert into Log values (new.id);
+create event e on schedule every 1 day disable do insert into t values (9, charset(_latin1'a'));
+"""
+AS_WRITTEN_V2 = AS_WRITTEN_V1.replace("as MyId", "as myid").replace("into Log", "into log")
+
+
+@DB
+def test_bodies_are_taken_as_written_and_keep_case_sensitive_names(
+    pair: tuple[DatabaseURL, DatabaseURL],
+) -> None:
+    """information_schema re-prints bodies without character set introducers
+    (`_latin1'a'` → `'a'`, another character set): bodies come from SHOW CREATE. The
+    case of a table name (`Log` and `log` are two tables) and of a column alias (what a
+    client sees) is a change."""
+    target, dev = pair
+    db = target.schema
+    apply(target, dev, AS_WRITTEN_V1)
+    assert admin_run(target, f"SELECT `{db}`.cs()") == [("latin1",)]
+    assert show_create(target, "EVENT", "e").endswith(
+        "DO insert into t values (9, charset(_latin1'a'))"
+    )
+    assert replan(target, dev, AS_WRITTEN_V1) == []
+
+    applied = apply(target, dev, AS_WRITTEN_V2)
+    assert applied == [
+        "DROP PROCEDURE `p`",
+        "CREATE PROCEDURE `p`() select id as myid from t",
+        "DROP TRIGGER `tr`",
+        "CREATE trigger tr after insert on t for each row insert into log values (new.id)",
+    ]
+    admin_run(target, f"INSERT INTO `{db}`.t (id) VALUES (1)")
+    assert admin_run(
+        target, f"SELECT (SELECT COUNT(*) FROM `{db}`.log), COUNT(*) FROM `{db}`.Log"
+    ) == [(1, 0)]
+    assert replan(target, dev, AS_WRITTEN_V2) == []
 
 
 # --- events --------------------------------------------------------------------------
@@ -794,9 +837,13 @@ def test_hcl_objects_apply_and_replan_nothing(pair: tuple[DatabaseURL, DatabaseU
 
 
 def test_normal_form_drops_layout_comments_and_case_but_keeps_quoted_text() -> None:
-    written = "BEGIN\n  -- note\n  SET @x = CONCAT('A  b', `Col`);  # more\n /* c */ END"
-    assert normal_form(written) == "begin set @x=concat('A  b',`Col`);end"
-    assert normal_form("begin set @x = concat( 'A  b' , `Col` ) ; end") == normal_form(written)
+    written = "begin\n  -- note\n  SET @x = CONCAT('A  b', `Col`);  # more\n /* c */ end"
+    assert normal_form(written) == "begin set @x=CONCAT('A  b',`Col`);end"
+    assert normal_form("begin set @x = CONCAT( 'A  b' , `Col` ) ; end") == normal_form(written)
+    # Only reserved words lose their case: table names and column aliases keep it.
+    assert normal_form("SELECT id AS MyId FROM Log") == "select id as MyId from Log"
+    assert normal_form("select id as myid from log") != normal_form("SELECT id AS MyId FROM Log")
+    assert normal_form("select t.Select from t") == "select t.Select from t"
     assert normal_form("select 'a' 'b'") != normal_form("select 'a''b'")
     assert normal_form("select 1-- 1") == "select 1"
     assert normal_form("select 1--1") == "select 1--1"  # no space: not a comment

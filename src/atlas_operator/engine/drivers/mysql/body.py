@@ -5,8 +5,10 @@ dialect's quoting and comments, and what the object inspection builds on it.
   and event bodies as written (`ROUTINE_DEFINITION`, `ACTION_STATEMENT`,
   `EVENT_DEFINITION`), so reformatting the desired SQL would otherwise plan a change:
   comments are dropped, whitespace is kept only where it separates two words, and
-  unquoted text is lower-cased (keywords and column, variable and routine names are
-  case-insensitive); string literals and quoted identifiers are kept exactly.
+  reserved words (`RESERVED`) are lower-cased; every other word keeps its case, as
+  string literals and quoted identifiers do: table names (`Log` and `log` are two
+  tables on most servers) and column aliases (`AS MyId`, the name a client sees) are
+  case-sensitive, and no word is known to be anything else by its spelling alone.
 - `strip_qualifier`: a view definition as the server stores it names every table with
   its database (`` `app`.`t` ``); in schema scope the bound database's own qualifier is
   removed, so a dev database of another name compares equal and the plan stays
@@ -20,6 +22,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 WORD_CHARS = frozenset("_$@")
+RESERVED = frozenset(
+    {
+        "all", "and", "as", "asc", "between", "by", "call", "case", "condition", "continue",
+        "cross", "cursor", "declare", "default", "delete", "desc", "distinct", "div", "dual",
+        "each", "else", "elseif", "exists", "exit", "false", "fetch", "for", "from", "group",
+        "having", "if", "in", "inner", "inout", "insert", "interval", "into", "is", "iterate",
+        "join", "leave", "left", "like", "limit", "loop", "mod", "natural", "not", "null", "on",
+        "or", "order", "out", "outer", "regexp", "repeat", "replace", "return", "right",
+        "select", "set", "signal", "sqlstate", "then", "true", "union", "update", "using",
+        "values", "when", "where", "while", "with", "xor",
+    }
+)  # fmt: skip
+"""Words reserved on MySQL and MariaDB: unquoted, never a name (but after a `.`), so
+their case means nothing."""
 
 
 @dataclass(frozen=True)
@@ -106,7 +122,7 @@ def quoted_end(text: str, i: int) -> int:
 
 
 def normal_form(text: str) -> str:
-    """The text without comments and layout, unquoted text lower-cased (see above)."""
+    """The text without comments and layout, reserved words lower-cased (see above)."""
     out: list[str] = []
     spaced = False
     for piece in lex(text):
@@ -116,7 +132,9 @@ def normal_form(text: str) -> str:
         glued = piece.kind in ("word", "string", "ident")
         if spaced and out and glued and separates(out[-1]):
             out.append(" ")
-        out.append(piece.text.lower() if piece.kind == "word" else piece.text)
+        keyword = piece.kind == "word" and piece.text.lower() in RESERVED
+        after_dot = bool(out) and out[-1] == "."
+        out.append(piece.text.lower() if keyword and not after_dot else piece.text)
         spaced = False
     return "".join(out)
 

@@ -4,7 +4,12 @@ events, and of what depends on what among them and the tables.
 One information_schema query per kind for the whole scope (VIEWS, TRIGGERS, ROUTINES,
 PARAMETERS when there are routines, EVENTS), plus SHOW CREATE where only it tells:
 the trigger statement as written (rendered back so the target's trigger reads like the
-desired one) and, on MySQL, a view's ALGORITHM and column list. SHOW CREATE runs in
+desired one), the bodies of triggers, routines and events as written and, on MySQL, a
+view's ALGORITHM and column list. information_schema gives those bodies re-printed
+for the catalog (`body_utf8`): string literals lose their character set introducers
+(`_latin1'a'` becomes `'a'`, another character set), so the body is taken from SHOW
+CREATE (`source_body` and the like) and the catalog's only when SHOW CREATE gives none
+(no privilege to see it). SHOW CREATE runs in
 batches of 500 per compound statement on MariaDB (one round trip each), once per
 object on MySQL, which has no compound statements outside stored programs.
 
@@ -37,12 +42,12 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from atlas_operator.engine.drivers.base import Scope, Session
-from atlas_operator.engine.drivers.mysql.body import name_uses, normal_form, strip_qualifier
+from atlas_operator.engine.drivers.mysql.body import lex, name_uses, normal_form, strip_qualifier
 from atlas_operator.engine.drivers.mysql.session import (
     MySQLSession,
     ServerInfo,
@@ -237,7 +242,8 @@ class ObjectInspector:
         if rows:
             for schema, name, kind, *rest in self.rows(PARAMETERS_QUERY):
                 params[(schema, name, kind)].append(tuple(rest))
-        for row in rows:
+        shown = self.show_create_each([(row[2], row[0], row[1]) for row in rows], 2)
+        for row, created in zip(rows, shown, strict=True):
             schema, name, kind, returns, return_collation, body = row[:6]
             deterministic, access, security, comment, db_collation = row[6:]
             routine_kind = kind.lower()
@@ -253,7 +259,7 @@ class ObjectInspector:
                 "data_access": access if access and access != "CONTAINS SQL" else "",
                 "security": security if security and security != "DEFINER" else "",
             }
-            text = body or ""
+            text = routine_body(created) or body or ""
             obj = SchemaObject(
                 kind=routine_kind,
                 name=name,
@@ -274,7 +280,8 @@ class ObjectInspector:
         groups: dict[tuple[str, str, str, str], list[TriggerRow]] = defaultdict(list)
         for row in rows:
             groups[row.group].append(row)
-        for row, text in zip(rows, texts, strict=True):
+        for catalog_row, text in zip(rows, texts, strict=True):
+            row = replace(catalog_row, body=trigger_body(text) or catalog_row.body)
             group = sorted(groups[row.group], key=lambda r: r.order)
             position = group.index(row)
             follows = group[position - 1].name if position else ""
@@ -300,7 +307,9 @@ class ObjectInspector:
     # --- events -----------------------------------------------------------------------
 
     def read_events(self) -> None:
-        for row in self.rows(EVENTS_QUERY):
+        rows = self.rows(EVENTS_QUERY)
+        shown = self.show_create_each([("EVENT", row[0], row[1]) for row in rows], 3)
+        for row, created in zip(rows, shown, strict=True):
             schema, name, body, kind, at, value, unit, starts, ends = row[:9]
             status, completion, comment, starts_offset = row[9:]
             implicit = starts_offset is not None and abs(starts_offset) <= IMPLICIT_STARTS_SECONDS
@@ -310,7 +319,7 @@ class ObjectInspector:
                 "preserve": "true" if completion == "PRESERVE" else "",
                 "status": status if status != "ENABLED" else "",
             }
-            text = body or ""
+            text = event_body(created) or body or ""
             obj = SchemaObject(
                 kind="event",
                 name=name,
@@ -365,13 +374,24 @@ class ObjectInspector:
 
     def show_create(self, kind: str, keys: list[Key], column: int) -> list[str | None]:
         """SHOW CREATE `kind` of each object, its text in `column` (None when missing)."""
-        statements = [f"SHOW CREATE {kind} {quote(schema)}.{quote(name)}" for schema, name in keys]
+        return self.show_create_each([(kind, schema, name) for schema, name in keys], column)
+
+    def show_create_each(
+        self, objects: list[tuple[str, str, str]], column: int
+    ) -> list[str | None]:
+        """SHOW CREATE of each (kind, schema, name), its text in `column` (None when
+        missing, or NULL: no privilege to see it)."""
+        statements = [
+            f"SHOW CREATE {kind} {quote(schema)}.{quote(name)}" for kind, schema, name in objects
+        ]
+        if not statements:
+            return []
         if self.server.has_compound_statements and isinstance(self.session, MySQLSession):
             return batched(self.session, statements, column)
         texts: list[str | None] = []
         for statement in statements:
             rows = text_rows(self.session, statement)
-            texts.append(str(rows[0][column]) if rows else None)
+            texts.append(str(rows[0][column]) if rows and rows[0][column] is not None else None)
         return texts
 
 
@@ -382,9 +402,63 @@ def batched(session: MySQLSession, statements: list[str], column: int) -> list[s
         chunk = statements[start : start + SHOW_CREATE_BATCH]
         sets = session.query_sets(f"BEGIN NOT ATOMIC {' '.join(s + ';' for s in chunk)} END")
         for rows in sets[: len(chunk)]:
-            texts.append(str(decode(rows[0][column])) if rows else None)
+            shown = rows[0][column] if rows else None
+            texts.append(str(decode(shown)) if shown is not None else None)
         texts.extend([None] * (len(chunk) - len(sets[: len(chunk)])))
     return texts
+
+
+def routine_body(text: str | None) -> str | None:
+    """The body of a SHOW CREATE FUNCTION/PROCEDURE text, as written: after the
+    parameter list (as written), the RETURNS line and the characteristics, each on a
+    line of its own that starts with four spaces; None when there is no such text."""
+    if not text:
+        return None
+    depth, at, opened = 0, 0, False
+    for piece in lex(text):
+        at += len(piece.text)
+        if piece.kind == "punct" and piece.text == "(":
+            depth, opened = depth + 1, True
+        elif piece.kind == "punct" and piece.text == ")":
+            depth -= 1
+            if opened and depth == 0:
+                break
+    else:
+        return None
+    line = text.find("\n", at)
+    while line >= 0 and text.startswith("    ", line + 1):
+        line = text.find("\n", line + 1)
+    return text[line + 1 :] if line >= 0 else None
+
+
+def event_body(text: str | None) -> str | None:
+    """The body of a SHOW CREATE EVENT text, as written: after its first DO."""
+    if not text:
+        return None
+    at, found = 0, False
+    for piece in lex(text):
+        at += len(piece.text)
+        if found and piece.kind != "space":
+            return text[at - len(piece.text) :]
+        found = found or (piece.kind == "word" and piece.text.upper() == "DO")
+    return None
+
+
+def trigger_body(text: str | None) -> str | None:
+    """The body of a SHOW CREATE TRIGGER text, as written: after FOR EACH ROW and a
+    FOLLOWS/PRECEDES clause."""
+    if not text:
+        return None
+    pieces = list(lex(text))
+    code = [i for i, p in enumerate(pieces) if p.kind not in ("space", "comment")]
+    words = [pieces[i].text.upper() if pieces[i].kind == "word" else "" for i in code]
+    for k in range(len(code) - 3):
+        if words[k : k + 3] == ["FOR", "EACH", "ROW"]:
+            start = k + 3
+            if words[start] in ("FOLLOWS", "PRECEDES") and start + 2 < len(code):
+                start += 2
+            return "".join(p.text for p in pieces[code[start] :])
+    return None
 
 
 def trigger_head(text: str | None, body: str, bound: str | None) -> str:
