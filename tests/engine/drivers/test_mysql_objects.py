@@ -10,6 +10,7 @@ the rendering paths of MySQL 8 that this server cannot exercise.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pymysql
@@ -33,6 +34,7 @@ from atlas_operator.engine.drivers.mysql.body import (
     normal_form,
     strip_qualifier,
 )
+from atlas_operator.engine.drivers.mysql.execution import statement_traits
 from atlas_operator.engine.drivers.mysql.objects import (
     event_schedule,
     trigger_head,
@@ -40,10 +42,13 @@ from atlas_operator.engine.drivers.mysql.objects import (
     view_attrs,
 )
 from atlas_operator.engine.drivers.mysql.objects_plan import ObjectPlanner, ObjectRules
+from atlas_operator.engine.drivers.mysql.session import normal_sql_mode, quote_string
+from atlas_operator.engine.migrate.executor import migrate_apply
 from atlas_operator.engine.model import SchemaObject
 from atlas_operator.engine.sandbox import SandboxError
 from atlas_operator.engine.urls import DatabaseURL, parse_url
 from tests.engine.drivers import test_mysql as base
+from tests.engine.migrate.test_executor import directory
 from tests.rig.services import ServiceURLs
 
 DB = pytest.mark.databases
@@ -545,6 +550,238 @@ def test_events_are_created_with_their_status_altered_and_dropped(
     assert catalog(target, EVENTS_QUERY) == []
 
 
+# --- sql_mode of routines, triggers and events ----------------------------------------------
+
+# The backslash string is `'a\\b'` in SQL: one backslash by default, two under
+# NO_BACKSLASH_ESCAPES (and a statement splitter that knows no modes still closes it).
+MODES_V1 = """
+create table t (id int, a varchar(20), b varchar(20));
+create procedure plain() select "id" from t;
+set sql_mode = 'PIPES_AS_CONCAT';
+create function glue(x varchar(10)) returns varchar(20) deterministic return x || 'z';
+set sql_mode = 'NO_BACKSLASH_ESCAPES';
+create trigger slash before insert on t for each row set new.b = concat(new.a, 'a\\\\b');
+set sql_mode = 'PIPES_AS_CONCAT,ANSI_QUOTES,NO_BACKSLASH_ESCAPES';
+create event tick on schedule every 1 day disable comment 'c\\\\d' do
+  insert into t (id, a) values (1, "id" || 'x');
+set sql_mode = 'ANSI_QUOTES';
+create procedure quoted() select "id" from t;
+"""
+MODES_V2 = MODES_V1.replace("set sql_mode = 'ANSI_QUOTES';", "set sql_mode = default;").replace(
+    "set sql_mode = 'PIPES_AS_CONCAT,ANSI_QUOTES,NO_BACKSLASH_ESCAPES'",
+    "set sql_mode = 'NO_BACKSLASH_ESCAPES,ANSI_QUOTES,PIPES_AS_CONCAT'",
+)
+MODE_OBJECTS = (
+    "SELECT 'routine', ROUTINE_NAME, SQL_MODE FROM information_schema.ROUTINES"
+    " WHERE ROUTINE_SCHEMA = %s UNION ALL SELECT 'trigger', TRIGGER_NAME, SQL_MODE"
+    " FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s UNION ALL"
+    " SELECT 'event', EVENT_NAME, SQL_MODE FROM information_schema.EVENTS"
+    " WHERE EVENT_SCHEMA = %s ORDER BY 1, 2"
+)
+DEFAULT_MODE_MARK = "<default>"
+
+
+def verbatim(url: DatabaseURL, sql: str) -> None:
+    """Runs `sql` statement by statement on one plain session, as a client would."""
+    conn = base.admin_connection(url)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(f"USE `{url.schema}`")
+            for statement in sql.split(";\n"):
+                if statement.strip():
+                    cursor.execute(statement)
+    finally:
+        conn.close()
+
+
+def modes(url: DatabaseURL, default: str) -> list[tuple[str, str, str]]:
+    """(kind, name, sql_mode) of each object; `default` (a fresh session's mode on that
+    database) printed as DEFAULT_MODE_MARK."""
+    conn = base.admin_connection(url)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(MODE_OBJECTS, (url.schema,) * 3)
+            rows = cursor.fetchall()
+    finally:
+        conn.close()
+    return [(k, n, DEFAULT_MODE_MARK if m == default else m) for k, n, m in rows]
+
+
+def behaviour(url: DatabaseURL) -> list[Any]:
+    """What the objects do: calls, a fired trigger; the server's own SHOW CREATE's mode."""
+    conn = pymysql.connect(**url.pymysql_kwargs(), autocommit=True)
+    try:
+        with conn.cursor() as cursor:
+            seen: list[Any] = []
+            for sql in (
+                "INSERT INTO t (id) VALUES (7)",
+                "CALL plain",
+                "CALL quoted",
+                "SELECT glue('a')",
+                "INSERT INTO t (id, a) VALUES (2, 'q')",
+                "SELECT b FROM t WHERE id = 2",
+                "DELETE FROM t",
+                "SHOW CREATE PROCEDURE quoted",
+            ):
+                cursor.execute(sql)
+                rows = cursor.fetchall()
+                seen.append(rows[0][1] if sql.startswith("SHOW") else tuple(rows))
+                while cursor.nextset():
+                    pass
+            return seen
+    finally:
+        conn.close()
+
+
+def session_mode(url: DatabaseURL) -> str:
+    conn = pymysql.connect(**url.pymysql_kwargs(), autocommit=True)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT @@SESSION.sql_mode")
+            return str(cursor.fetchall()[0][0])
+    finally:
+        conn.close()
+
+
+def mode_wraps(applied: list[str]) -> list[tuple[str, str]]:
+    """(mode set, the statement it wraps) for each SET … sql_mode of a plan, checking
+    that the session's mode is restored right after."""
+    wraps = []
+    for i, sql in enumerate(applied):
+        if sql.startswith("SET @atlas_sql_mode"):
+            assert sql.startswith("SET @atlas_sql_mode = @@SESSION.sql_mode, SESSION sql_mode = '")
+            assert applied[i + 2] == "SET SESSION sql_mode = @atlas_sql_mode"
+            wraps.append((sql.split("sql_mode = ")[-1].strip("'"), applied[i + 1].split("(")[0]))
+    assert len(applied) - 2 * len(wraps) == len([s for s in applied if "@atlas" not in s])
+    return wraps
+
+
+@DB
+def test_objects_keep_the_sql_mode_they_were_written_under(
+    pair: tuple[DatabaseURL, DatabaseURL], make_database: base.MakeDatabase
+) -> None:
+    """The target's routines, trigger and event behave as on a database where the SQL
+    ran verbatim (the oracle): each is created under the sql_mode the file set for it,
+    the applying session's restored after; an object written under the default gets no
+    SET; the mode left set at the end of the file does not leak into the dev
+    inspection; a change of the mode alone is a change."""
+    target, dev = pair
+    oracle = target.with_schema(make_database("verbatim"))
+    verbatim(oracle, MODES_V1)
+    default = session_mode(target)
+
+    desired = load_sql_on_dev(MODES_V1, dev, MySQLDriver().scope_of(target), ApplyPolicy())
+    attrs = {o.name: o.attr("sql_mode") for o in desired.schemas[0].objects}
+    assert attrs == {
+        "plain": None,
+        "glue": "PIPES_AS_CONCAT",
+        "slash": "NO_BACKSLASH_ESCAPES",
+        "tick": "ANSI_QUOTES,NO_BACKSLASH_ESCAPES,PIPES_AS_CONCAT",
+        "quoted": "ANSI_QUOTES",
+    }
+
+    applied = apply(target, dev, MODES_V1)
+    assert sorted(mode_wraps(applied)) == [
+        ("ANSI_QUOTES", "CREATE PROCEDURE `quoted`"),
+        (
+            "ANSI_QUOTES,NO_BACKSLASH_ESCAPES,PIPES_AS_CONCAT",
+            "CREATE EVENT `tick` ON SCHEDULE EVERY 1 DAY DISABLE"
+            " COMMENT 'c\\\\d' DO insert into t ",
+        ),
+        (
+            "NO_BACKSLASH_ESCAPES",
+            "CREATE trigger slash before insert on t for each row set new.b = concat",
+        ),
+        ("PIPES_AS_CONCAT", "CREATE FUNCTION `glue`"),
+    ]
+    assert 'CREATE PROCEDURE `plain`() select "id" from t' in applied
+    assert modes(target, default) == modes(oracle, default)
+    assert ("routine", "plain", DEFAULT_MODE_MARK) in modes(target, default)
+    assert behaviour(target) == behaviour(oracle)
+    assert behaviour(target) == [
+        (),
+        (("id",),),  # the default mode: a string
+        ((7,),),  # ANSI_QUOTES: the column
+        (("az",),),  # PIPES_AS_CONCAT: concatenation
+        (),
+        (("qa\\\\b",),),  # NO_BACKSLASH_ESCAPES: both backslashes kept
+        (),
+        "ANSI_QUOTES",
+    ]
+    assert catalog(
+        target, "SELECT EVENT_COMMENT FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s"
+    ) == [("c\\\\d",)]  # NO_BACKSLASH_ESCAPES: both backslashes kept
+    assert replan(target, dev, MODES_V1) == []
+
+    # The procedure under the default mode now; the event's flags only reordered.
+    assert apply(target, dev, MODES_V2) == [
+        "DROP PROCEDURE `quoted`",
+        'CREATE PROCEDURE `quoted`() select "id" from t',
+    ]
+    assert behaviour(target)[2] == (("id",),)
+    assert replan(target, dev, MODES_V2) == []
+    assert mode_wraps(apply(target, dev, MODES_V1)) == [
+        ("ANSI_QUOTES", "CREATE PROCEDURE `quoted`")
+    ]
+    assert modes(target, default) == modes(oracle, default)
+
+
+@DB
+def test_a_target_whose_sessions_start_in_another_sql_mode_replans_nothing(
+    pair: tuple[DatabaseURL, DatabaseURL], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sessions on the target start in another sql_mode than the dev's (as with another
+    server default): objects written under the default are created under the target's
+    without a SET and compare equal, the others get their own mode on both sides."""
+    target, dev = pair
+    other = "NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION"  # as the server prints it
+    connect = pymysql.connect
+
+    def connect_to_target(**kwargs: Any) -> Any:
+        if kwargs.get("database") == target.schema:
+            kwargs["init_command"] = f"SET SESSION sql_mode = '{other}'"
+        return connect(**kwargs)
+
+    monkeypatch.setattr(pymysql, "connect", connect_to_target)
+    assert session_mode(target) == other != session_mode(dev)
+
+    applied = apply(target, dev, MODES_V1)
+    assert len(mode_wraps(applied)) == 4
+    assert ("routine", "plain", DEFAULT_MODE_MARK) in modes(target, other)
+    assert ("routine", "quoted", "ANSI_QUOTES") in modes(target, other)
+    assert replan(target, dev, MODES_V1) == []
+
+
+@DB
+def test_a_migration_file_of_a_plan_resumes_under_the_mode_it_set(
+    pair: tuple[DatabaseURL, DatabaseURL],
+) -> None:
+    """A plan written out as a migration file that stops between an object's SET and
+    its restore resumes with the SET replayed: the object gets its mode, the statements
+    after the restore the session's."""
+    target, dev = pair
+    planned = replan(target, dev, MODES_V1)
+    first = next(i for i, s in enumerate(planned) if s.startswith("SET @atlas_sql_mode"))
+    texts = [*planned[: first + 1], "INSERT INTO gate VALUES (1)", *planned[first + 1 :]]
+    texts.append('CREATE PROCEDURE after_all() select "id" from t')
+    files = directory({"1.sql": "".join(f"{text};\n" for text in texts)})
+    default = session_mode(target)
+
+    assert migrate_apply(target, files).error is not None
+    admin_run(target, f"CREATE TABLE `{target.schema}`.gate (id int)")
+    assert migrate_apply(target, files).error is None
+    assert modes(target, default) == [
+        ("event", "tick", "PIPES_AS_CONCAT,ANSI_QUOTES,NO_BACKSLASH_ESCAPES"),
+        ("routine", "after_all", DEFAULT_MODE_MARK),
+        ("routine", "glue", "PIPES_AS_CONCAT"),
+        ("routine", "plain", DEFAULT_MODE_MARK),
+        ("routine", "quoted", "ANSI_QUOTES"),
+        ("trigger", "slash", "NO_BACKSLASH_ESCAPES"),
+    ]
+    assert statement_traits("SET SESSION sql_mode = @atlas_sql_mode").session_setting
+    assert statement_traits(planned[first]).session_setting
+
+
 # --- policies: exclude, skip, destructive ---------------------------------------------
 
 TABLE = "create table t (id int primary key);\n"
@@ -948,3 +1185,58 @@ def test_trigger_heads_lose_definer_order_and_the_bound_qualifier() -> None:
     )
     assert trigger_head(shown, "SET NEW.a = 1", None).startswith("CREATE TRIGGER `app`.`tr`")
     assert trigger_head(shown, "SET NEW.b = 2", "app") == ""  # not its body: rebuilt instead
+
+
+def test_sql_modes_are_flag_sets_and_wrap_what_runs_under_them() -> None:
+    assert normal_sql_mode(" pipes_as_concat,ANSI_QUOTES ,") == "ANSI_QUOTES,PIPES_AS_CONCAT"
+    assert normal_sql_mode(None) == normal_sql_mode("") == ""
+    assert quote_string("a\\b'c") == "'a\\\\b''c'"
+    assert quote_string("a\\b'c", "ANSI_QUOTES,NO_BACKSLASH_ESCAPES") == "'a\\b''c'"
+
+    planner = ObjectPlanner(Scope(bound="s"), MYSQL8)
+    mode = ("sql_mode", "NO_BACKSLASH_ESCAPES")
+    proc = SchemaObject(
+        kind="procedure", name="p", definition="select 1", attrs=(mode,), comment="a\\b"
+    )
+    created = planner.change(AddObject("s", proc))
+    assert [(s.sql, s.comment) for s in created] == [
+        (
+            "SET @atlas_sql_mode = @@SESSION.sql_mode, SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'",
+            'Set the sql_mode of procedure "p"',
+        ),
+        ("CREATE PROCEDURE `p`() COMMENT 'a\\b' select 1", 'Create procedure "p"'),
+        ("SET SESSION sql_mode = @atlas_sql_mode", 'Restore the sql_mode after procedure "p"'),
+    ]
+    assert all(statement_traits(s.sql).session_setting for s in (created[0], created[2]))
+
+    # Without a mode: one statement, as before. A change of the mode alone: drop, create.
+    plain = SchemaObject(kind="procedure", name="p", definition="select 1", comment="a\\b")
+    assert [s.sql for s in planner.change(AddObject("s", plain))] == [
+        "CREATE PROCEDURE `p`() COMMENT 'a\\\\b' select 1"
+    ]
+    assert [s.sql.split(" ")[0:2] for s in planner.change(ModifyObject("s", plain, proc))] == [
+        ["DROP", "PROCEDURE"],
+        ["SET", "@atlas_sql_mode"],
+        ["CREATE", "PROCEDURE"],
+        ["SET", "SESSION"],
+    ]
+    # ALTER (its COMMENT literal, an event's DO body) runs under the object's mode too.
+    renamed = SchemaObject(
+        kind="procedure", name="p", definition="select 1", attrs=(mode,), comment="c\\d"
+    )
+    assert [s.sql for s in planner.change(ModifyObject("s", proc, renamed))][1] == (
+        "ALTER PROCEDURE `p` COMMENT 'c\\d'"
+    )
+    every = ("schedule", "EVERY 1 DAY")
+    event = SchemaObject(kind="event", name="e", definition="do 1", attrs=(every, mode))
+    changed = replace(event, definition="do 2")
+    assert [s.sql for s in planner.change(ModifyObject("s", event, changed))][1] == (
+        "ALTER EVENT `e` DO do 2"
+    )
+    unmoded = SchemaObject(kind="event", name="e", definition="do 1", attrs=(every,))
+    assert [s.sql.split(" ")[0] for s in planner.change(ModifyObject("s", unmoded, event))] == [
+        "DROP",
+        "SET",
+        "CREATE",
+        "SET",
+    ]

@@ -32,6 +32,14 @@ What is compared, per kind (`SchemaObject.definition` and `attrs`):
   STARTS is the creation time when the SQL writes none, so a STARTS within
   `IMPLICIT_STARTS_SECONDS` of the event's creation counts as not written.
 
+Triggers, routines and events also compare the sql_mode they were created with (the
+server runs their bodies under it: ANSI_QUOTES, PIPES_AS_CONCAT, NO_BACKSLASH_ESCAPES
+change what a body means), as the set of its flags, and only when it differs from the
+one the inspecting session started with (`session_sql_mode`: read when it connected,
+so a desired state's `SET sql_mode` run on the dev session does not count). An object
+created under the session's default has no `sql_mode`, so objects created under each
+server's default compare equal even when the defaults differ.
+
 DEFINER is never read: objects are created with the applying user as their definer,
 so a plan never names a user that may not exist on the target.
 """
@@ -52,7 +60,9 @@ from atlas_operator.engine.drivers.mysql.session import (
     MySQLSession,
     ServerInfo,
     decode,
+    normal_sql_mode,
     quote,
+    session_sql_mode,
     text_rows,
 )
 from atlas_operator.engine.model import Dependency, ObjectRef, SchemaObject
@@ -64,14 +74,15 @@ VIEWS_QUERY = (
 )
 TRIGGERS_QUERY = (
     "SELECT TRIGGER_SCHEMA, TRIGGER_NAME, EVENT_OBJECT_TABLE, ACTION_TIMING,"
-    " EVENT_MANIPULATION, ACTION_ORDER, ACTION_STATEMENT FROM information_schema.TRIGGERS"
+    " EVENT_MANIPULATION, ACTION_ORDER, ACTION_STATEMENT, SQL_MODE"
+    " FROM information_schema.TRIGGERS"
     " WHERE TRIGGER_SCHEMA IN ({names}) ORDER BY TRIGGER_SCHEMA, EVENT_OBJECT_TABLE,"
     " ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER"
 )
 ROUTINES_QUERY = (
     "SELECT ROUTINE_SCHEMA, ROUTINE_NAME, ROUTINE_TYPE, DTD_IDENTIFIER, COLLATION_NAME,"
     " ROUTINE_DEFINITION, IS_DETERMINISTIC, SQL_DATA_ACCESS, SECURITY_TYPE,"
-    " ROUTINE_COMMENT, DATABASE_COLLATION FROM information_schema.ROUTINES"
+    " ROUTINE_COMMENT, DATABASE_COLLATION, SQL_MODE FROM information_schema.ROUTINES"
     " WHERE ROUTINE_SCHEMA IN ({names}) AND ROUTINE_TYPE IN ('FUNCTION', 'PROCEDURE')"
     " ORDER BY ROUTINE_SCHEMA, ROUTINE_NAME"
 )
@@ -88,7 +99,7 @@ EVENTS_QUERY = (
     "SELECT EVENT_SCHEMA, EVENT_NAME, EVENT_DEFINITION, EVENT_TYPE, EXECUTE_AT,"
     " INTERVAL_VALUE, INTERVAL_FIELD, STARTS, ENDS, STATUS, ON_COMPLETION, EVENT_COMMENT,"
     " TIMESTAMPDIFF(SECOND, CREATED,"
-    " COALESCE(CONVERT_TZ(STARTS, TIME_ZONE, @@session.time_zone), STARTS))"
+    " COALESCE(CONVERT_TZ(STARTS, TIME_ZONE, @@session.time_zone), STARTS)), SQL_MODE"
     " FROM information_schema.EVENTS WHERE EVENT_SCHEMA IN ({names})"
     " ORDER BY EVENT_SCHEMA, EVENT_NAME"
 )
@@ -155,6 +166,7 @@ class TriggerRow:
     event: str
     order: int
     body: str
+    sql_mode: str
 
     @property
     def group(self) -> tuple[str, str, str, str]:
@@ -163,8 +175,10 @@ class TriggerRow:
 
 
 def trigger_row(row: tuple[Any, ...]) -> TriggerRow:
-    schema, name, table, timing, event, order, body = row
-    return TriggerRow(schema, name, table, timing, event, int(order or 0), body or "")
+    schema, name, table, timing, event, order, body, sql_mode = row
+    return TriggerRow(
+        schema, name, table, timing, event, int(order or 0), body or "", sql_mode or ""
+    )
 
 
 class ObjectInspector:
@@ -187,6 +201,16 @@ class ObjectInspector:
         self.uses: list[tuple[ObjectRef, str, str]] = []
         """(object, schema, text) whose names are resolved once every object is known."""
         self.recorded: set[Dependency] = set()
+        self.session_mode: str | None = None
+
+    def sql_mode(self, mode: str | None) -> str:
+        """An object's sql_mode as its `sql_mode` attribute: its flags (`normal_sql_mode`)
+        when they differ from those the session started with, else "" (the default an
+        object created by a plan without naming a mode gets on any server)."""
+        if self.session_mode is None:
+            self.session_mode = session_sql_mode(self.session)
+        flags = normal_sql_mode(mode)
+        return flags if flags != self.session_mode else ""
 
     def rows(self, sql: str, **parts: str) -> list[tuple[Any, ...]]:
         placeholders = ", ".join(["%s"] * len(self.schemas))
@@ -245,7 +269,7 @@ class ObjectInspector:
         shown = self.show_create_each([(row[2], row[0], row[1]) for row in rows], 2)
         for row, created in zip(rows, shown, strict=True):
             schema, name, kind, returns, return_collation, body = row[:6]
-            deterministic, access, security, comment, db_collation = row[6:]
+            deterministic, access, security, comment, db_collation, mode = row[6:]
             routine_kind = kind.lower()
             attrs = {
                 "params": json.dumps(
@@ -258,6 +282,7 @@ class ObjectInspector:
                 "deterministic": "true" if deterministic == "YES" else "",
                 "data_access": access if access and access != "CONTAINS SQL" else "",
                 "security": security if security and security != "DEFINER" else "",
+                "sql_mode": self.sql_mode(mode),
             }
             text = routine_body(created) or body or ""
             obj = SchemaObject(
@@ -291,7 +316,14 @@ class ObjectInspector:
                 name=row.name,
                 table=row.table,
                 definition=normal_form(row.body),
-                attrs=pairs({"timing": row.timing, "event": row.event, "follows": follows}),
+                attrs=pairs(
+                    {
+                        "timing": row.timing,
+                        "event": row.event,
+                        "follows": follows,
+                        "sql_mode": self.sql_mode(row.sql_mode),
+                    }
+                ),
                 source=(
                     ("body", row.body),
                     ("head", trigger_head(text, row.body, self.scope.bound)),
@@ -311,13 +343,14 @@ class ObjectInspector:
         shown = self.show_create_each([("EVENT", row[0], row[1]) for row in rows], 3)
         for row, created in zip(rows, shown, strict=True):
             schema, name, body, kind, at, value, unit, starts, ends = row[:9]
-            status, completion, comment, starts_offset = row[9:]
+            status, completion, comment, starts_offset, mode = row[9:]
             implicit = starts_offset is not None and abs(starts_offset) <= IMPLICIT_STARTS_SECONDS
             schedule = event_schedule(kind, at, value, unit, None if implicit else starts, ends)
             attrs = {
                 "schedule": schedule,
                 "preserve": "true" if completion == "PRESERVE" else "",
                 "status": status if status != "ENABLED" else "",
+                "sql_mode": self.sql_mode(mode),
             }
             text = event_body(created) or body or ""
             obj = SchemaObject(

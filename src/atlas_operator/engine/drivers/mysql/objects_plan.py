@@ -13,6 +13,14 @@ How each change is made:
   drops and creates the event again (so that a STARTS the SQL does not write is again
   the creation time, which is how objects.py tells it was not written).
 
+A trigger, routine or event with an `sql_mode` (objects.py: created under a mode
+other than the inspecting session's) is created, and altered, under that mode: `SET
+@atlas_sql_mode = @@SESSION.sql_mode, SESSION sql_mode = '…'` before it and `SET
+SESSION sql_mode = @atlas_sql_mode` after, so the rest of the plan runs in the session
+it started in. Both are session settings, replayed in order when a migration file
+resumes part-way (execution.py), so a resumed file restores the mode too. A change of
+the mode alone drops the object and creates it again (ALTER does not set it).
+
 No statement names a DEFINER: objects are created by the applying user.
 """
 
@@ -23,28 +31,28 @@ import json
 from atlas_operator.engine.changes import (
     AddObject,
     Change,
-    DropColumn,
     DropObject,
     ModifyObject,
-    ModifyTable,
     ObjectChange,
-    TableChange,
 )
+from atlas_operator.engine.dependencies import DefaultRules
 from atlas_operator.engine.drivers.base import PlannedStatement, Scope
 from atlas_operator.engine.drivers.mysql.session import ServerInfo, quote, quote_string
-from atlas_operator.engine.model import Realm, SchemaObject
+from atlas_operator.engine.model import SchemaObject
 
 KEYWORDS = {"view": "VIEW", "trigger": "TRIGGER", "function": "FUNCTION",
             "procedure": "PROCEDURE", "event": "EVENT"}  # fmt: skip
 ALTERABLE_ROUTINE = ("security", "data_access")
 """Routine characteristics ALTER FUNCTION/PROCEDURE changes (and COMMENT)."""
 EVENT_STATES = {"DISABLED": "DISABLE", "ENABLED": "ENABLE"}
+MODE_VARIABLE = "@atlas_sql_mode"
+"""Where the session's sql_mode is kept while an object's own one is in force."""
 
 TriggerKey = tuple[str | None, str, str]
 """(schema, table, name) of a trigger."""
 
 
-class ObjectRules:
+class ObjectRules(DefaultRules):
     """What the dependency step (engine/dependencies.py) needs to know about MySQL.
 
     MySQL records no dependencies: a routine, view or table can be dropped or changed
@@ -57,17 +65,9 @@ class ObjectRules:
     def replaces(self, before: SchemaObject, after: SchemaObject) -> bool:
         return False
 
-    def breaks_dependents(self, change: TableChange) -> bool:
-        return isinstance(change, DropColumn)
-
-    def converts_columns(self, obj: SchemaObject) -> bool:
-        return False
-
-    def implicit_object(self, current: Realm, obj: SchemaObject) -> SchemaObject | None:
-        return None
-
-    def recreates_table(self, change: ModifyTable) -> bool:
-        return False  # every table change is an ALTER TABLE: triggers stay on the table
+    # The rest is DefaultRules': a dropped column breaks its dependents, no column
+    # conversions, no implicit objects, and every table change is an ALTER TABLE
+    # (triggers stay on the table).
 
 
 def created_triggers(changes: list[Change]) -> set[TriggerKey]:
@@ -115,21 +115,48 @@ class ObjectPlanner:
         if obj.kind == "view":
             return [self.statement(self.view(schema, obj, replace=False), "Create", obj)]
         if obj.kind == "trigger":
-            return [self.statement(self.trigger(schema, obj), "Create", obj)]
-        if obj.kind == "event":
-            return [self.statement(self.event(schema, obj), "Create", obj)]
-        return [self.statement(self.routine(schema, obj), "Create", obj)]
+            sql = self.trigger(schema, obj)
+        elif obj.kind == "event":
+            sql = self.event(schema, obj)
+        else:
+            sql = self.routine(schema, obj)
+        return self.in_mode(obj, self.statement(sql, "Create", obj))
 
     def modify(
         self, schema: str | None, before: SchemaObject, after: SchemaObject
     ) -> list[PlannedStatement]:
         if after.kind == "view":
             return [self.statement(self.view(schema, after, replace=True), "Replace", after)]
+        same_mode = before.attr("sql_mode") == after.attr("sql_mode")
         if after.kind in ("function", "procedure") and routine_alterable(before, after):
-            return [self.alter_routine(schema, before, after)]
-        if after.kind == "event" and before.attr("schedule") == after.attr("schedule"):
-            return [self.alter_event(schema, before, after)]
+            return self.in_mode(after, self.alter_routine(schema, before, after))
+        if (
+            after.kind == "event"
+            and same_mode
+            and before.attr("schedule") == after.attr("schedule")
+        ):
+            return self.in_mode(after, self.alter_event(schema, before, after))
         return [self.drop(schema, before), *self.create(schema, after)]
+
+    def in_mode(self, obj: SchemaObject, statement: PlannedStatement) -> list[PlannedStatement]:
+        """`statement` run under the object's sql_mode, the session's restored after;
+        alone when the object has none (it was created under the session's)."""
+        mode = obj.attr("sql_mode")
+        if not mode:
+            return [statement]
+        on = f' on table "{obj.table}"' if obj.table else ""
+        what = f'{obj.kind} "{obj.name}"{on}'
+        return [
+            PlannedStatement(
+                f"SET {MODE_VARIABLE} = @@SESSION.sql_mode,"
+                f" SESSION sql_mode = {quote_string(mode)}",
+                f"Set the sql_mode of {what}",
+            ),
+            statement,
+            PlannedStatement(
+                f"SET SESSION sql_mode = {MODE_VARIABLE}", f"Restore the sql_mode after {what}"
+            ),
+        ]
 
     # --- views ------------------------------------------------------------------------
 
@@ -193,7 +220,8 @@ class ObjectPlanner:
         changed = tuple(a for a in ALTERABLE_ROUTINE if before.attr(a) != after.attr(a))
         parts = routine_characteristics(after, changed, reset=True)
         if before.comment != after.comment:
-            parts.insert(0, f"COMMENT {quote_string(after.comment or '')}")
+            mode = after.attr("sql_mode") or ""
+            parts.insert(0, f"COMMENT {quote_string(after.comment or '', mode)}")
         sql = f"ALTER {KEYWORDS[after.kind]} {self.qualify(schema, after.name)} {' '.join(parts)}"
         return self.statement(sql, "Modify", after)
 
@@ -207,7 +235,7 @@ class ObjectPlanner:
         if obj.attr("status"):
             parts.append(self.event_state(obj))
         if obj.comment:
-            parts.append(f"COMMENT {quote_string(obj.comment)}")
+            parts.append(f"COMMENT {quote_string(obj.comment, obj.attr('sql_mode') or '')}")
         parts.append(f"DO {obj.rendering('body') or obj.definition}")
         return " ".join(parts)
 
@@ -228,7 +256,8 @@ class ObjectPlanner:
         if before.attr("status") != after.attr("status"):
             parts.append(self.event_state(after))
         if before.comment != after.comment:
-            parts.append(f"COMMENT {quote_string(after.comment or '')}")
+            mode = after.attr("sql_mode") or ""
+            parts.append(f"COMMENT {quote_string(after.comment or '', mode)}")
         if before.definition != after.definition:
             parts.append(f"DO {after.rendering('body') or after.definition}")
         sql = f"ALTER EVENT {self.qualify(schema, after.name)} {' '.join(parts)}"
@@ -254,5 +283,5 @@ def routine_characteristics(
     if "data_access" in names and (obj.attr("data_access") or reset):
         parts.append(obj.attr("data_access") or "CONTAINS SQL")
     if obj.comment and not reset:
-        parts.insert(0, f"COMMENT {quote_string(obj.comment)}")
+        parts.insert(0, f"COMMENT {quote_string(obj.comment, obj.attr('sql_mode') or '')}")
     return parts

@@ -19,6 +19,8 @@ FLAVORS = (MYSQL, MARIADB)
 SERVER_QUERY = (
     "SELECT VERSION(), @@default_storage_engine, @@character_set_server, @@collation_server"
 )
+# What a new session runs once: the server, and the sql_mode the session starts with.
+CONNECT_QUERY = SERVER_QUERY + ", @@SESSION.sql_mode"
 
 
 @dataclass(frozen=True)
@@ -93,10 +95,15 @@ class MySQLSession(Session):
         except OSError as err:  # name resolution and the like, before the protocol starts
             raise DatabaseError(f"cannot connect to {url.redacted()}: {err}") from None
         try:
-            self.server = server_info(self)
+            row = self.query(CONNECT_QUERY)[0]
         except DatabaseError:
             self.conn.close()
             raise
+        version, engine, charset, collation, mode = (str(decode(v) or "") for v in row)
+        self.server = ServerInfo(version, engine, charset, collation)
+        self.sql_mode = normal_sql_mode(mode)
+        """The sql_mode the session started with (a statement run on it may change the
+        session's since; objects.py compares objects' modes against this one)."""
 
     @property
     def flavor(self) -> str:
@@ -189,10 +196,29 @@ def server_info(session: Session) -> ServerInfo:
     return ServerInfo(version, engine, charset, collation)
 
 
+def normal_sql_mode(mode: str | None) -> str:
+    """An sql_mode as a set of flags: upper-cased, sorted, comma-joined (the server
+    prints them in its own order, which says nothing)."""
+    return ",".join(sorted({f.strip().upper() for f in (mode or "").split(",") if f.strip()}))
+
+
+def session_sql_mode(session: Session) -> str:
+    """The sql_mode `session` started with (`normal_sql_mode`): what objects created on
+    it without an sql_mode of their own get. Read when connecting on our own sessions;
+    on another session, its current one."""
+    if isinstance(session, MySQLSession):
+        return session.sql_mode
+    rows = session.query("SELECT @@SESSION.sql_mode")
+    return normal_sql_mode(str(decode(rows[0][0]) or "") if rows else "")
+
+
 def quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def quote_string(value: str) -> str:
-    """A string literal; backslashes are escapes in MySQL unless NO_BACKSLASH_ESCAPES."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+def quote_string(value: str, sql_mode: str = "") -> str:
+    """A string literal; backslashes are escapes in MySQL unless the `sql_mode` the
+    statement runs under has NO_BACKSLASH_ESCAPES."""
+    if "NO_BACKSLASH_ESCAPES" not in sql_mode.upper().split(","):
+        value = value.replace("\\", "\\\\")
+    return "'" + value.replace("'", "''") + "'"
