@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -171,49 +172,64 @@ def drop(admin: DatabaseURL, statements: list[str]) -> None:
 
 
 def bench_dialect(
-    dialect: str, admin: DatabaseURL, tables: int, views: int = 0, triggers: int = 0
+    dialect: str,
+    admin: DatabaseURL,
+    tables: int,
+    views: int = 0,
+    triggers: int = 0,
+    repeat: int = 3,
 ) -> dict[str, Any]:
+    """Medians of `repeat` rounds, each on fresh databases: the client baseline and the
+    engine's apply interleaved, so both meet the same machine state."""
     sql = generate_schema(tables, dialect)
     if views or triggers:
         sql += generate_objects(tables, views, triggers)
-    cleanup: list[str] = []
-    try:
-        raw_db, drops = create_database(admin, dialect)
-        cleanup += drops
-        raw = run_client(dialect, raw_db, sql)
-        target, drops = create_database(admin, dialect)
-        cleanup += drops
-        dev, drops = create_database(admin, dialect)
-        cleanup += drops
-        started = time.perf_counter()
-        report = schema_apply(target, sql, dev, ApplyPolicy())
-        apply_seconds = time.perf_counter() - started
-        if report.error:
-            raise RuntimeError(f"apply failed: {report.error_stmt}: {report.error}")
-        started = time.perf_counter()
-        replan = schema_apply(target, sql, dev, ApplyPolicy(), dry_run=True)
-        replan_seconds = time.perf_counter() - started
-        if replan.pending:
-            raise RuntimeError(f"re-plan not empty: {replan.pending[:3]}")
-        cli_seconds = None
-        if views or triggers:
-            # As a user meets it: a one-shot `schema apply --dry-run`.
-            with tempfile.TemporaryDirectory() as tmp:
-                schema_file = Path(tmp) / "schema.sql"
-                schema_file.write_text(sql)
-                cli_seconds, _ = cli_replan(target, dev, schema_file)
-    finally:
-        drop(admin, cleanup)
+    raws: list[float] = []
+    applies: list[float] = []
+    replans: list[float] = []
+    clis: list[float] = []
+    statements = 0
+    for _ in range(repeat):
+        cleanup: list[str] = []
+        try:
+            raw_db, drops = create_database(admin, dialect)
+            cleanup += drops
+            raws.append(run_client(dialect, raw_db, sql))
+            target, drops = create_database(admin, dialect)
+            cleanup += drops
+            dev, drops = create_database(admin, dialect)
+            cleanup += drops
+            started = time.perf_counter()
+            report = schema_apply(target, sql, dev, ApplyPolicy())
+            applies.append(time.perf_counter() - started)
+            if report.error:
+                raise RuntimeError(f"apply failed: {report.error_stmt}: {report.error}")
+            statements = len(report.applied)
+            started = time.perf_counter()
+            replan = schema_apply(target, sql, dev, ApplyPolicy(), dry_run=True)
+            replans.append(time.perf_counter() - started)
+            if replan.pending:
+                raise RuntimeError(f"re-plan not empty: {replan.pending[:3]}")
+            if views or triggers:
+                # As a user meets it: a one-shot `schema apply --dry-run`.
+                with tempfile.TemporaryDirectory() as tmp:
+                    schema_file = Path(tmp) / "schema.sql"
+                    schema_file.write_text(sql)
+                    clis.append(cli_replan(target, dev, schema_file)[0])
+        finally:
+            drop(admin, cleanup)
+    raw, apply_seconds = statistics.median(raws), statistics.median(applies)
     return {
         "tables": tables,
         "views": views,
         "triggers": triggers,
+        "rounds": repeat,
         "raw_client_seconds": round(raw, 3),
         "engine_apply_seconds": round(apply_seconds, 3),
         "apply_over_raw": round(apply_seconds / raw, 2),
-        "noop_replan_seconds": round(replan_seconds, 3),
-        **({"noop_replan_cli_seconds": round(cli_seconds, 3)} if cli_seconds else {}),
-        "statements": len(report.applied),
+        "noop_replan_seconds": round(statistics.median(replans), 3),
+        **({"noop_replan_cli_seconds": round(statistics.median(clis), 3)} if clis else {}),
+        "statements": statements,
     }
 
 
@@ -223,6 +239,7 @@ def main() -> int:
     parser.add_argument("--dialect", action="append", choices=["postgres", "mariadb"])
     parser.add_argument("--views", type=int, default=0, help="MariaDB: also N views")
     parser.add_argument("--triggers", type=int, default=0, help="MariaDB: also N triggers")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds (medians are reported)")
     args = parser.parse_args()
     from tests.rig.services import service_urls
 
@@ -230,11 +247,13 @@ def main() -> int:
     results: dict[str, Any] = {}
     for dialect in args.dialect or ["postgres", "mariadb"]:
         admin = parse_url(urls.postgres if dialect == "postgres" else urls.mariadb)
-        results[dialect] = bench_dialect(dialect, admin, args.tables)
+        results[dialect] = bench_dialect(dialect, admin, args.tables, repeat=args.repeat)
         print(dialect, json.dumps(results[dialect]))
         if dialect == "mariadb" and (args.views or args.triggers):
             key = "mariadb+objects"
-            results[key] = bench_dialect(dialect, admin, args.tables, args.views, args.triggers)
+            results[key] = bench_dialect(
+                dialect, admin, args.tables, args.views, args.triggers, args.repeat
+            )
             print(key, json.dumps(results[key]))
     write_results("schema_apply", results)
     return 0
