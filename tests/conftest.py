@@ -15,6 +15,14 @@ from tests.rig.operator import Kube
 from tests.rig.services import ServiceURLs, service_urls
 
 
+@pytest.fixture(autouse=True)
+def private_state_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLI runs cache normalised desired states in $XDG_CACHE_HOME (engine/statecache.py):
+    each test gets its own, so no test reuses another's entries or writes to $HOME."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.delenv("ATLAS_OPERATOR_NO_CACHE", raising=False)
+
+
 @pytest.fixture(scope="session")
 def databases() -> ServiceURLs:
     """The PostgreSQL and MariaDB test servers, started when not running."""

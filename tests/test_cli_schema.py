@@ -441,3 +441,95 @@ def test_a_failed_apply_lists_what_ran_and_the_failing_statement(
     assert "CREATE UNIQUE INDEX" in result.stderr
     assert "(after 1 statement that ran, rolled back)" in result.stderr
     assert table_names(cli("schema", "inspect", "-u", url, "--format", "json")) == ["main.users"]
+
+
+def cache_entries(root: Path) -> list[Path]:
+    directory = root / "atlas-operator" / "desired"
+    return sorted(directory.glob("*.json")) if directory.exists() else []
+
+
+def cli_with_env(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "atlas_operator.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **env},
+    )
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_second_dry_run_reuses_the_cached_desired_state(
+    dbs: Databases, tmp_path: Path, schema_file: Path, kind: str
+) -> None:
+    """The second one-shot run needs the dev server's identity only: a dev database that
+    is no longer clean (which loading refuses) does not stop it. `--no-cache` and
+    ATLAS_OPERATOR_NO_CACHE load on the dev database again."""
+    schema_file.write_text(SCHEMA + "create view names as select name from users;\n")
+    target, dev = dbs.new(kind), dbs.new(kind)
+    cache = tmp_path / "cache-home"
+    env = {"XDG_CACHE_HOME": str(cache)}
+    args = ["schema", "apply", "-u", url_text(target), "--to", f"file://{schema_file}"]
+    args += ["--dev-url", url_text(dev), "--dry-run"]
+    first = cli_with_env(env, *args)
+    assert first.returncode == 0, first.stderr
+    assert "CREATE VIEW" in first.stdout
+    [entry] = cache_entries(cache)
+    assert entry.stat().st_mode & 0o777 == 0o600
+    assert entry.parent.stat().st_mode & 0o777 == 0o700
+    run(dev, "CREATE TABLE leftover (id int)")
+    second = cli_with_env(env, *args)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == first.stdout
+    assert cache_entries(cache) == [entry]
+    for refused in (
+        cli_with_env(env, *args, "--no-cache"),
+        cli_with_env({**env, "ATLAS_OPERATOR_NO_CACHE": "1"}, *args),
+    ):
+        assert refused.returncode == 1
+        assert "leftover" in refused.stderr or "clean" in refused.stderr, refused.stderr
+    # A changed desired state is a miss: it loads (and is refused by the dirty dev).
+    schema_file.write_text(SCHEMA)
+    assert cli_with_env(env, *args).returncode == 1
+
+
+def test_no_cache_writes_nothing(tmp_path: Path, schema_file: Path) -> None:
+    cache = tmp_path / "cache-home"
+    args = ["schema", "apply", "-u", f"sqlite://{tmp_path / 'app.db'}"]
+    args += ["--to", f"file://{schema_file}", "--dry-run"]
+    plain = cli_with_env({"XDG_CACHE_HOME": str(cache)}, *args, "--no-cache")
+    assert plain.returncode == 0, plain.stderr
+    by_env = cli_with_env({"XDG_CACHE_HOME": str(cache), "ATLAS_OPERATOR_NO_CACHE": "1"}, *args)
+    assert by_env.stdout == plain.stdout
+    assert cache_entries(cache) == []
+    cached = cli_with_env({"XDG_CACHE_HOME": str(cache)}, *args)
+    assert cached.stdout == plain.stdout
+    assert len(cache_entries(cache)) == 1
+
+
+def test_hcl_desired_states_are_cached_too(tmp_path: Path) -> None:
+    state = tmp_path / "tables.hcl"
+    state.write_text(
+        'schema "main" {}\ntable "t" {\n  schema = schema.main\n'
+        '  column "id" {\n    type = int\n  }\n}\n'
+    )
+    cache = tmp_path / "cache-home"
+    args = ["schema", "apply", "-u", f"sqlite://{tmp_path / 'x.db'}"]
+    args += ["--to", f"file://{state}", "--dry-run"]
+    first = cli_with_env({"XDG_CACHE_HOME": str(cache)}, *args)
+    assert first.returncode == 0, first.stderr
+    assert "CREATE TABLE `t`" in first.stdout
+    [entry] = cache_entries(cache)
+    second = cli_with_env({"XDG_CACHE_HOME": str(cache)}, *args)
+    assert second.stdout == first.stdout
+    assert cache_entries(cache) == [entry]
+    # The next run plans from the entry: an entry renamed behind its back shows it.
+    data = json.loads(entry.read_text())
+    data["realm"]["schemas"][0]["tables"][0]["name"] = "renamed"
+    entry.write_text(json.dumps(data))
+    third = cli_with_env({"XDG_CACHE_HOME": str(cache)}, *args)
+    assert "CREATE TABLE `renamed`" in third.stdout, third.stderr

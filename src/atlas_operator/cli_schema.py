@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -21,6 +22,12 @@ from atlas_operator.engine.diff import diff_realms
 from atlas_operator.engine.drivers import driver_for
 from atlas_operator.engine.drivers.base import PlannedStatement
 from atlas_operator.engine.model import Realm
+from atlas_operator.engine.statecache import (
+    NO_CACHE_ENV,
+    configure,
+    disabled_by_env,
+    user_cache_dir,
+)
 from atlas_operator.engine.states import load_state, scope_for
 from atlas_operator.engine.urls import DatabaseURL, parse_url
 
@@ -43,6 +50,7 @@ def add_schema_commands(verbs: Any) -> None:
     )
     diff.add_argument("--to", **state_flag(), help="URL or file://schema.sql (repeatable)")
     diff.add_argument("--dev-url")
+    add_cache_flag(diff)
     add_scope_flags(diff)
     diff.add_argument("--format", choices=["sql", "json"], default="sql")
     diff.set_defaults(run=cmd_diff)
@@ -53,6 +61,7 @@ def add_schema_commands(verbs: Any) -> None:
         "--to", **state_flag(), help="file://schema.sql (repeatable: read together) or a URL"
     )
     apply.add_argument("--dev-url")
+    add_cache_flag(apply)
     apply.add_argument("--dry-run", action="store_true")
     apply.add_argument("--auto-approve", action="store_true")
     apply.add_argument("--tx-mode", choices=["file", "all", "none"], default="file")
@@ -68,6 +77,24 @@ def state_flag() -> dict[str, Any]:
     """`--from`/`--to` as Atlas's string slices: repeatable, comma-separated, and several
     `file://` sources are read together as one state."""
     return {"action": "extend", "type": comma_list, "required": True, "metavar": "URL"}
+
+
+def add_cache_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="load the desired state on the dev database even when a normalised copy is"
+        f" cached (also: {NO_CACHE_ENV}=1); the cache is in $XDG_CACHE_HOME/atlas-operator",
+    )
+
+
+def use_cache(args: argparse.Namespace) -> None:
+    """Keeps normalised desired states between runs (engine/statecache.py), unless
+    `--no-cache` or the environment says not to."""
+    if args.no_cache or disabled_by_env(os.environ):
+        configure(None)
+    else:
+        configure(user_cache_dir(os.environ))
 
 
 def add_scope_flags(parser: argparse.ArgumentParser) -> None:
@@ -127,6 +154,7 @@ def creation_statements(url: DatabaseURL, realm: Realm, policy: ApplyPolicy) -> 
 
 
 def cmd_diff(args: argparse.Namespace) -> None:
+    use_cache(args)
     policy = policy_from(args)
     dev = optional_url(args.dev_url)
     target = target_url(args.source, args.to)
@@ -142,9 +170,9 @@ def cmd_diff(args: argparse.Namespace) -> None:
     changes = diff_states(current, desired, scope, driver)
     statements = driver.plan(changes, scope)
     if args.format == "json":
-        print(json.dumps({"statements": [s.sql for s in statements]}, indent=2))
+        print(json.dumps(diff_json(statements), indent=2))
     else:
-        print_statements([s.sql for s in statements])
+        print_diff(statements)
 
 
 def target_url(*sides: list[str]) -> DatabaseURL | None:
@@ -155,6 +183,7 @@ def target_url(*sides: list[str]) -> DatabaseURL | None:
 
 
 def cmd_apply(args: argparse.Namespace) -> None:
+    use_cache(args)
     url = parse_url(args.url)
     policy = policy_from(args)
     dev = optional_url(args.dev_url)
@@ -280,12 +309,43 @@ def print_plan(plan: Plan) -> None:
     for statement in plan.statements:
         if statement.comment:
             print(f"-- {statement.comment}")
+        print_hazards(statement)
         print(f"{statement.sql};")
 
 
 def print_statements(statements: list[str]) -> None:
     for sql in statements:
         print(f"{sql};")
+
+
+def print_hazards(statement: PlannedStatement) -> None:
+    """The statement's hazards, one comment line each, right above it."""
+    for hazard in statement.hazards:
+        print(f"-- {hazard.comment}")
+
+
+def print_diff(statements: list[PlannedStatement]) -> None:
+    for statement in statements:
+        print_hazards(statement)
+        print(f"{statement.sql};")
+
+
+def diff_json(statements: list[PlannedStatement]) -> dict[str, Any]:
+    """`{"statements": [...]}`, with `hazards` (one list per statement, in the same
+    order) when any statement has one."""
+    out: dict[str, Any] = {"statements": [s.sql for s in statements]}
+    if any(s.hazards for s in statements):
+        out["hazards"] = [[h.to_json() for h in s.hazards] for s in statements]
+    return out
+
+
+def hazards_json(statements: list[PlannedStatement]) -> list[dict[str, Any]]:
+    """The statements that have hazards, each with its list (`Type`, `Message`)."""
+    return [
+        {"Stmt": s.sql, "Hazards": [h.to_json() for h in s.hazards]}
+        for s in statements
+        if s.hazards
+    ]
 
 
 def report_json(report: ApplyReport) -> dict[str, Any]:
@@ -296,8 +356,12 @@ def report_json(report: ApplyReport) -> dict[str, Any]:
         changes["Pending"] = report.pending
     if report.error:
         changes["Error"] = {"Stmt": report.error_stmt, "Text": report.error}
-    return {
+    out: dict[str, Any] = {
         "Driver": report.plan.target.atlas_driver,
         "URL": report.plan.target.redacted(),
         "Changes": changes,
     }
+    hazards = hazards_json(report.plan.statements)
+    if hazards:
+        out["Hazards"] = hazards  # ours: Atlas has no hazards; absent when there are none
+    return out

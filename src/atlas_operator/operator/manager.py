@@ -16,7 +16,7 @@ import os
 import socket
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import kopf
@@ -24,6 +24,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from atlas_operator import __version__
+from atlas_operator.engine.statecache import configure as configure_state_cache
+from atlas_operator.engine.statecache import disabled_by_env
 from atlas_operator.operator.controller import KINDS, Controller
 from atlas_operator.operator.kube import KubeApi
 from atlas_operator.operator.leader import LeaderElector
@@ -47,6 +49,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     except (SettingsError, ValueError) as err:
         log.error("invalid configuration", extra={"err": str(err)})
         sys.exit(1)
+    configure_desired_cache(os.environ, settings)
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
     log_engine_drivers()
@@ -63,6 +66,16 @@ def cmd_run(args: argparse.Namespace) -> None:
     # and the schema apply are), so the process does not wait for it.
     logging.shutdown()
     os._exit(code)
+
+
+def configure_desired_cache(env: Mapping[str, str], settings: OperatorSettings) -> None:
+    """Normalised desired states on disk (engine/statecache.py) when DATA_DIR is set: the
+    chart sets it where it persists the directory, so they survive restarts. Without it,
+    the in-memory cache alone (a default /tmp/data may be shared or wiped)."""
+    if env.get("DATA_DIR") and not disabled_by_env(env):
+        configure_state_cache(settings.data_dir / "desired-cache")
+    else:
+        configure_state_cache(None)
 
 
 class LeadershipLostError(Exception):

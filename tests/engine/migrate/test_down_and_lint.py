@@ -36,10 +36,15 @@ def test_down_reverts_to_an_earlier_version(dbs: Databases, kind: str) -> None:
     assert migrate_down(url, files, "3", dev).reverted == []
 
 
-def lint_codes(dbs: Databases, kind: str, files: dict[str, str], latest: int = 1) -> list[str]:
+def lint_codes(
+    dbs: Databases, kind: str, files: dict[str, str], latest: int = 1, *, hazards: bool = False
+) -> list[str]:
+    """The diagnostics' codes; the hazard analyzer's (HZ1xx) only when `hazards`."""
     report = migrate_lint(directory(files), dbs.new(kind), latest)
     assert not any(f.error for f in report.files), [f.error for f in report.files]
-    return [d.code for f in report.files for d in f.diagnostics]
+    return [
+        d.code for f in report.files for d in f.diagnostics if hazards or d.analyzer != "hazard"
+    ]
 
 
 BASE = {
@@ -84,6 +89,52 @@ def test_lint_analyzers(dbs: Databases, kind: str, new: str, codes: list[str]) -
 )
 def test_driver_specific_analyzers(dbs: Databases, kind: str, new: str, codes: list[str]) -> None:
     assert lint_codes(dbs, kind, {**BASE, "2.sql": new}) == codes
+
+
+@pytest.mark.parametrize(
+    ("kind", "new", "codes"),
+    [
+        # DS102 reports the lost rows: HZ101 (DeletesData) is not repeated.
+        ("postgres", "drop table posts;", ["DS102"]),
+        ("postgres", "create index users_name on users (name);", ["HZ103", "HZ106"]),
+        ("postgres", "create index concurrently users_name on users (name);", ["HZ106", "HZ108"]),
+        (
+            "postgres",
+            "alter table users alter column nick type int using 0;",
+            ["MF105", "HZ102", "HZ105"],
+        ),
+        ("postgres", "alter table users alter column name type varchar(100);", []),
+        ("postgres", "alter table users alter column name type text;", []),
+        ("postgres", "alter table users add column note text default 'x';", []),
+        ("postgres", "alter table users add column t float default random();", ["HZ102", "HZ105"]),
+        (
+            "postgres",
+            "alter table users alter column name type varchar(10);",
+            ["MF105", "HZ110", "HZ102", "HZ105"],
+        ),
+        (
+            "postgres",
+            "create table tags (id int primary key, user_id int);\n"
+            "alter table tags add constraint tags_user foreign key (user_id) references users;",
+            [],
+        ),
+        (
+            "postgres",
+            "alter table posts drop constraint posts_user;\n"
+            "alter table posts add constraint posts_user foreign key (user_id) references users;",
+            ["CD101", "HZ104"],
+        ),
+        ("mariadb", "create index users_name on users (name);", ["HZ106"]),
+        (
+            "mariadb",
+            "alter table users modify name varchar(10);",
+            ["MF105", "HZ101", "HZ105", "HZ108"],
+        ),
+        ("sqlite", "create index users_name on users (name);", ["HZ106"]),
+    ],
+)
+def test_lint_reports_hazards(dbs: Databases, kind: str, new: str, codes: list[str]) -> None:
+    assert lint_codes(dbs, kind, {**BASE, "2.sql": new}, hazards=True) == codes
 
 
 def test_lint_reports_a_file_that_fails(dbs: Databases) -> None:

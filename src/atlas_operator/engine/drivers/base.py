@@ -13,11 +13,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from hashlib import sha256
 from typing import TYPE_CHECKING, Any, Literal
 
-from atlas_operator.engine.changes import Change
+from atlas_operator.engine.changes import AddTable, Change, ModifyTable
+from atlas_operator.engine.hazards import Hazard
 from atlas_operator.engine.model import Realm, Unmanaged
 from atlas_operator.engine.statements import Dialect
 from atlas_operator.engine.urls import DatabaseURL
@@ -105,6 +106,9 @@ class PlannedStatement:
     comment: str = ""
     transactional: bool = True
     """False for statements that cannot run inside a transaction (CREATE INDEX CONCURRENTLY)."""
+    hazards: tuple[Hazard, ...] = field(default=(), compare=False)
+    """What the statement risks on a busy database (engine/hazards.py); not part of its
+    identity: two statements with the same SQL are the same statement."""
 
 
 @dataclass(frozen=True)
@@ -270,6 +274,29 @@ class Driver(ABC):
         `session` (SQLite's authorizer, a restricted role where the dev URL names one),
         undone on exit."""
 
+    def hazards(self, change: Change, statement: PlannedStatement) -> tuple[Hazard, ...]:
+        """What `statement`, one of the statements `plan` rendered for `change` (or a
+        migration file's statement that made it), risks: locks, rewrites, lost data
+        (engine/hazards.py). The default knows of none."""
+        return ()
+
+    def with_hazards(
+        self,
+        change: Change,
+        statements: Sequence[PlannedStatement],
+        created: Sequence[Change] = (),
+    ) -> list[PlannedStatement]:
+        """The change's statements, each carrying its hazards; none for a table the
+        plan creates (`created`: the plan's changes), whose keys may come after it."""
+        if isinstance(change, ModifyTable) and any(
+            isinstance(c, AddTable)
+            and (c.schema, c.table.name) == (change.schema, change.after.name)
+            for c in created
+        ):
+            return list(statements)
+        found = [(s, self.hazards(change, s)) for s in statements]
+        return [replace(s, hazards=h) if h else s for s, h in found]
+
     def dependency_rules(self) -> DependencyRules:
         """What this database can change in place, for `engine/dependencies.py`."""
         from atlas_operator.engine.dependencies import DefaultRules
@@ -308,6 +335,12 @@ class Driver(ABC):
     def unmanaged_objects(self, session: Session, scope: Scope) -> list[Unmanaged]:
         """Objects in scope that `inspect` does not model (so no plan can create them)."""
         return []
+
+    def server_identity(self, session: Session) -> str | None:
+        """The server's version and the settings that change what inspection prints, as
+        one cheap query reads them: part of the key of a cached desired state
+        (engine/statecache.py). None: unknown, so nothing is cached."""
+        return None
 
     @contextmanager
     def lock(self, session: Session, name: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:

@@ -32,7 +32,9 @@ from atlas_operator.engine.changes import (
 from atlas_operator.engine.declarative import ApplyPolicy, dev_scope, diff_states
 from atlas_operator.engine.devrun import inspect_dev
 from atlas_operator.engine.drivers import driver_for
-from atlas_operator.engine.drivers.base import DatabaseError, Driver, Session
+from atlas_operator.engine.drivers.base import DatabaseError, Driver, PlannedStatement, Session
+from atlas_operator.engine.hazards import DELETES_DATA, LINT_CODES
+from atlas_operator.engine.hazards import is_widening as is_widening  # lint.is_widening
 from atlas_operator.engine.migrate.dir import MigrateError, MigrationDir, MigrationFile
 from atlas_operator.engine.migrate.down import clean_dev, replay
 from atlas_operator.engine.migrate.executor import from_last_checkpoint
@@ -52,6 +54,8 @@ ANALYZERS = {
     "MY101": "data_depend",
     "LT101": "data_depend",
     "CD101": "condrop",
+    # ours: the hazards of each statement (engine/hazards.py), HZ101 DeletesData … HZ110
+    **{code: "hazard" for code in LINT_CODES.values()},
 }
 # Analyzers whose findings fail the run by default (Atlas: destructive { error = true }).
 ERROR_BY_DEFAULT = frozenset({"destructive"})
@@ -145,10 +149,9 @@ def analyze(f: MigrationFile, steps: list[StatementChanges], driver: Driver) -> 
     created = Created()
     found: list[Diagnostic] = []
     for step in steps:
-        diagnostics = [
-            Diagnostic(code, text, step.text, step.position)
-            for code, text in step_findings(step.changes, created, driver)
-        ]
+        findings = step_findings(step.changes, created, driver)
+        findings += hazard_findings(step, created, driver, findings)
+        diagnostics = [Diagnostic(code, text, step.text, step.position) for code, text in findings]
         suppressed = set(file_args)
         for directive in step.nolint:
             suppressed |= set(directive.split()) or {"*"}
@@ -180,6 +183,35 @@ class Created:
                 for nested in change.changes:
                     if isinstance(nested, AddColumn):
                         self.columns.add((change.schema, change.after.name, nested.column.name))
+
+
+def hazard_findings(
+    step: StatementChanges, created: Created, driver: Driver, found: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """HZ1xx: the hazards the driver sees in the statement, for the changes it made to
+    objects older than the file. DeletesData is left to the destructive analyzer when it
+    already reported the statement (DS101–DS104)."""
+    statement = PlannedStatement(step.text)
+    destructive = any(code.startswith("DS") for code, _ in found)
+    hazards: list[tuple[str, str]] = []
+    for change in step.changes:
+        if is_new(change, created):
+            continue
+        for hazard in driver.hazards(change, statement):
+            if hazard.kind == DELETES_DATA and destructive:
+                continue
+            hazards.append((LINT_CODES[hazard.kind], f"{hazard.kind}: {hazard.message}"))
+    return hazards
+
+
+def is_new(change: Change, created: Created) -> bool:
+    """The change is to a schema or table the same file created (nothing to lock or lose)."""
+    if isinstance(change, DropSchema):
+        return change.schema.name in created.schemas
+    if isinstance(change, (DropTable, ModifyTable)):
+        table = change.table.name if isinstance(change, DropTable) else change.before.name
+        return (change.schema, table) in created.tables
+    return False
 
 
 def step_findings(changes: list[Change], created: Created, driver: Driver) -> list[tuple[str, str]]:
@@ -351,41 +383,3 @@ def modified_column_findings(
             )
         )
     return found
-
-
-INTEGER_RANK = {
-    "tinyint": 1,
-    "smallint": 2,
-    "int2": 2,
-    "mediumint": 3,
-    "int": 4,
-    "integer": 4,
-    "int4": 4,
-    "bigint": 8,
-    "int8": 8,
-}
-TYPE = re.compile(r"^([a-z ]+?)\s*(?:\((\d+)(?:\s*,\s*(\d+))?\))?(\s+unsigned)?$")
-TEXTS = ("text", "mediumtext", "longtext", "character varying", "varchar")
-
-
-def is_widening(before: str, after: str) -> bool:
-    """Whether every value of `before` fits `after` unchanged (known cases only)."""
-    b, a = TYPE.match(before.lower()), TYPE.match(after.lower())
-    if not b or not a:
-        return False
-    b_name, b_len, b_scale, b_unsigned = b.groups()
-    a_name, a_len, a_scale, a_unsigned = a.groups()
-    if b_name in INTEGER_RANK and a_name in INTEGER_RANK:
-        return bool(
-            INTEGER_RANK[a_name] > INTEGER_RANK[b_name]
-            or (
-                INTEGER_RANK[a_name] == INTEGER_RANK[b_name]
-                and bool(b_unsigned) == bool(a_unsigned)
-            )
-        )
-    if b_name in ("varchar", "character varying", "char", "character") and a_name in TEXTS:
-        return a_len is None or (b_len is not None and int(a_len) >= int(b_len))
-    if b_name in ("numeric", "decimal") and a_name == b_name and b_len and a_len:
-        b_int, a_int = int(b_len) - int(b_scale or 0), int(a_len) - int(a_scale or 0)
-        return a_int >= b_int and int(a_scale or 0) >= int(b_scale or 0)
-    return b_name == "text" and a_name in ("mediumtext", "longtext")

@@ -21,6 +21,7 @@ from atlas_operator.engine.drivers.base import (
 )
 from atlas_operator.engine.drivers.mysql import clean, execution, sandbox
 from atlas_operator.engine.drivers.mysql.body import strip_qualifier
+from atlas_operator.engine.drivers.mysql.hazards import hazards as statement_hazards
 from atlas_operator.engine.drivers.mysql.inspect import Inspector
 from atlas_operator.engine.drivers.mysql.objects_plan import (
     ObjectPlanner,
@@ -35,6 +36,7 @@ from atlas_operator.engine.drivers.mysql.session import (
     ServerInfo,
     server_info,
 )
+from atlas_operator.engine.hazards import Hazard
 from atlas_operator.engine.model import Realm, Schema, Unmanaged
 from atlas_operator.engine.plan import order_changes
 from atlas_operator.engine.sandbox import Refusal
@@ -97,10 +99,13 @@ class MySQLDriver(Driver):
         statements: list[PlannedStatement] = []
         for change in ordered:
             if isinstance(change, (AddObject, DropObject, ModifyObject)):
-                statements += objects.change(change)
+                statements += self.with_hazards(change, objects.change(change), changes)
             else:
-                statements += planner.change(change)
+                statements += self.with_hazards(change, planner.change(change), changes)
         return statements
+
+    def hazards(self, change: Change, statement: PlannedStatement) -> tuple[Hazard, ...]:
+        return statement_hazards(change, statement, self.flavor, self.server)
 
     def dependency_rules(self) -> ObjectRules:
         return ObjectRules()
@@ -121,6 +126,17 @@ class MySQLDriver(Driver):
 
     def unmanaged_objects(self, session: Session, scope: Scope) -> list[Unmanaged]:
         return clean.unmanaged_objects(session, scope)
+
+    def server_identity(self, session: Session) -> str | None:
+        # The defaults a desired state is normalised under: the server's (connect-time
+        # query), the session's sql_mode (kept in objects), the database's charset and
+        # collation (tables inherit them) and name folding.
+        info = server_info(session)
+        row = session.query(
+            "SELECT @@character_set_database, @@collation_database,"
+            " @@lower_case_table_names, @@SESSION.sql_mode"
+        )[0]
+        return repr((info, tuple(str(v) for v in row)))
 
     def is_clean(self, session: Session, scope: Scope) -> bool:
         return clean.is_clean(session, scope)

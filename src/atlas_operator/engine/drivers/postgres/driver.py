@@ -21,11 +21,12 @@ from atlas_operator.engine.drivers.base import (
     StatementTraits,
     fnv1_32,
 )
-from atlas_operator.engine.drivers.postgres import clean, execution, sandbox
+from atlas_operator.engine.drivers.postgres import clean, execution, hazards, sandbox
 from atlas_operator.engine.drivers.postgres.inspect import inspect_realm, user_schemas
 from atlas_operator.engine.drivers.postgres.objects_plan import ObjectRules
 from atlas_operator.engine.drivers.postgres.plan import Planner
 from atlas_operator.engine.drivers.postgres.session import PostgresSession
+from atlas_operator.engine.hazards import Hazard
 from atlas_operator.engine.model import Realm, Unmanaged
 from atlas_operator.engine.plan import order_changes
 from atlas_operator.engine.sandbox import Refusal
@@ -70,13 +71,29 @@ class PostgresDriver(Driver):
         concurrent_index: tuple[bool, bool] = (False, False),
     ) -> list[PlannedStatement]:
         planner = Planner(scope, concurrent_index)
-        return [s for change in order_changes(changes) for s in planner.change(change)]
+        return [
+            s
+            for change in order_changes(changes)
+            for s in self.with_hazards(change, planner.change(change), changes)
+        ]
+
+    def hazards(self, change: Change, statement: PlannedStatement) -> tuple[Hazard, ...]:
+        return hazards.hazards(change, statement)
 
     def dependency_rules(self) -> ObjectRules:
         return ObjectRules()
 
     def unmanaged_objects(self, session: Session, scope: Scope) -> list[Unmanaged]:
         return clean.unmanaged_objects(session, scope)
+
+    def server_identity(self, session: Session) -> str | None:
+        # The version, and the database's encoding and collation (what text types and
+        # collatable expressions normalise to).
+        row = session.query(
+            "SELECT version(), current_setting('server_encoding'), datcollate, datctype"
+            " FROM pg_database WHERE datname = current_database()"
+        )[0]
+        return repr(tuple(str(v) for v in row))
 
     def is_clean(self, session: Session, scope: Scope) -> bool:
         return clean.is_clean(session, scope)

@@ -25,6 +25,7 @@ from atlas_operator.engine.drivers.base import (
     StatementTraits,
 )
 from atlas_operator.engine.drivers.sqlite import clean, execution, sandbox
+from atlas_operator.engine.drivers.sqlite.hazards import hazards as statement_hazards
 from atlas_operator.engine.drivers.sqlite.inspect import inspect_main
 from atlas_operator.engine.drivers.sqlite.objects import inspect_objects
 from atlas_operator.engine.drivers.sqlite.plan import (
@@ -34,6 +35,7 @@ from atlas_operator.engine.drivers.sqlite.plan import (
     with_foreign_keys_off,
 )
 from atlas_operator.engine.drivers.sqlite.session import MAIN, SQLiteSession
+from atlas_operator.engine.hazards import Hazard
 from atlas_operator.engine.model import Realm
 from atlas_operator.engine.plan import order_changes
 from atlas_operator.engine.sandbox import Refusal
@@ -123,9 +125,12 @@ class SQLiteDriver(Driver):
             [
                 s
                 for change in order_changes(changes, split_foreign_keys=False)
-                for s in plan_change(change)
+                for s in self.with_hazards(change, plan_change(change), changes)
             ]
         )
+
+    def hazards(self, change: Change, statement: PlannedStatement) -> tuple[Hazard, ...]:
+        return statement_hazards(change, statement)
 
     def dependency_rules(self) -> ObjectRules:
         return ObjectRules()
@@ -141,6 +146,9 @@ class SQLiteDriver(Driver):
 
     def sandboxed(self, session: Session, scope: Scope) -> AbstractContextManager[None]:
         return sandbox.sandboxed(session, scope)
+
+    def server_identity(self, session: Session) -> str | None:
+        return f"sqlite {session.query('SELECT sqlite_version()')[0][0]}"
 
     def schema_names(self, session: Session, scope: Scope) -> list[str]:
         return [MAIN]
