@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from atlas_operator.engine import statecache
 from tests.rig.controlplane import ControlPlane, start_control_plane
 from tests.rig.databases import Databases
 from tests.rig.kubelet import FakeKubelet
@@ -21,6 +22,9 @@ def private_state_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     each test gets its own, so no test reuses another's entries or writes to $HOME."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.delenv("ATLAS_OPERATOR_NO_CACHE", raising=False)
+    # A CLI verb run in-process turns the disk cache on for the process: off again
+    # between tests, so a later library-level test loads on its dev database.
+    monkeypatch.setattr(statecache, "_active", None)
 
 
 @pytest.fixture(scope="session")

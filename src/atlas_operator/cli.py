@@ -10,6 +10,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from atlas_operator import __version__
 
@@ -36,9 +37,29 @@ def cmd_crds(args: argparse.Namespace) -> None:
         sys.stdout.write(render_crds())
 
 
+def add_reconcile_command(verbs: Any) -> None:
+    """Declared here, run from cli_reconcile: that module loads the operator's resource
+    models and reconcilers (0.15 s), which no other verb needs at start-up."""
+    reconcile = verbs.add_parser(
+        "reconcile", help="reconcile resources from files, without a cluster (local mode)"
+    )
+    reconcile.add_argument("-f", "--file", action="append", required=True, metavar="FILE")
+    reconcile.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="keep AtlasMigration directory states here between runs (enables migrate down)",
+    )
+    reconcile.set_defaults(run=run_reconcile)
+
+
+def run_reconcile(args: argparse.Namespace) -> None:
+    from atlas_operator.cli_reconcile import cmd_reconcile
+
+    cmd_reconcile(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from atlas_operator.cli_migrate import add_migrate_commands
-    from atlas_operator.cli_reconcile import add_reconcile_command
     from atlas_operator.cli_run import add_run_command
     from atlas_operator.cli_schema import add_schema_commands
 

@@ -193,16 +193,3 @@ def reconcile_once(resource: AtlasSchema | AtlasMigration, ctx: ReconcileContext
     if isinstance(resource, AtlasSchema):
         return reconcile_schema(resource, ctx)
     return reconcile_migration(resource, ctx)
-
-
-def add_reconcile_command(verbs: Any) -> None:
-    reconcile = verbs.add_parser(
-        "reconcile", help="reconcile resources from files, without a cluster (local mode)"
-    )
-    reconcile.add_argument("-f", "--file", action="append", required=True, metavar="FILE")
-    reconcile.add_argument(
-        "--state-dir",
-        metavar="DIR",
-        help="keep AtlasMigration directory states here between runs (enables migrate down)",
-    )
-    reconcile.set_defaults(run=cmd_reconcile)
