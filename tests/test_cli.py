@@ -67,3 +67,31 @@ def test_an_input_error_is_one_line_and_a_bug_is_labelled(
     err = capsys.readouterr().err
     assert err.startswith("atlas-operator: internal error (a bug; please report it")
     assert "Traceback" in err
+
+
+HEAVY_MODULES = (
+    "pydantic",
+    "kopf",
+    "kubernetes",
+    "kubernetes_asyncio",
+    "psycopg",
+    "pymysql",
+    "yaml",
+    "prometheus_client",
+    "sqlglot",
+    "aiohttp",
+)
+
+
+def test_the_command_line_starts_without_heavy_modules() -> None:
+    """Building the parser (what every verb does first) imports no resource models,
+    Kubernetes clients, database drivers or parsers: each verb imports what it uses,
+    so a one-shot `version` or `migrate apply` starts fast (issue 19)."""
+    probe = (
+        "import sys, atlas_operator.cli as cli; cli.build_parser();"
+        f" print(','.join(m for m in {HEAVY_MODULES!r} if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == ""
