@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from atlas_operator.engine.sqltext import skip_quoted
+
 WORD_CHARS = frozenset("_$@")
 RESERVED = frozenset(
     {
@@ -73,7 +75,8 @@ def lex(text: str) -> Iterator[Lexeme]:
                 j += 1
             yield Lexeme("space", text[i:j])
         elif ch in "'\"`":
-            j = quoted_end(text, i)
+            # Doubled quotes escape; a backslash too in strings, not in `names`.
+            j = skip_quoted(text, i, backslash=True)
             yield Lexeme("ident" if ch == "`" else "string", text[i:j])
         elif ch == "#" or (text.startswith("--", i) and (i + 2 == n or text[i + 2].isspace())):
             j = text.find("\n", i)
@@ -102,23 +105,6 @@ def lex(text: str) -> Iterator[Lexeme]:
             j = i + 1
             yield Lexeme("punct", ch)
         i = j
-
-
-def quoted_end(text: str, i: int) -> int:
-    """Just past the quoted piece opening at `i`: a doubled quote escapes it, and a
-    backslash escapes the next character in strings (not in backquoted names)."""
-    quote, j = text[i], i + 1
-    while j < len(text):
-        if text[j] == "\\" and quote != "`":
-            j += 2
-            continue
-        if text[j] == quote:
-            if j + 1 < len(text) and text[j + 1] == quote:
-                j += 2
-                continue
-            return j + 1
-        j += 1
-    return len(text)
 
 
 def normal_form(text: str) -> str:
